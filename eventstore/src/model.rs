@@ -223,7 +223,7 @@ impl NewEvent {
 }
 
 /// What an append wrote (or, for an idempotent retry, what the first attempt wrote).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppendResult {
     /// The stream's version after the append: the version of its last event.
