@@ -1,1 +1,19 @@
-//! placeholder
+//! The edge of aduana: the HTTP server with its GraphQL API, and the `aduana` command line
+//! (serve, verify, bench, schema).
+//!
+//! Invariant: api holds no business rules and no SQL. It translates requests into calls on the
+//! lower crates, and their errors into stable codes; internal details go to the logs, never to
+//! the caller, and database passwords are never printed.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod server;
+pub mod telemetry;
+pub mod verify;
+
+pub use cli::Cli;
+pub use config::StoreArgs;
+pub use server::{App, AppState, router};

@@ -68,7 +68,8 @@ pub enum StoreError {
     #[error("the event store is closed")]
     Closed,
 
-    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
+    /// Holds only the URL's scheme, never the rest (it may carry a password).
+    #[error("unsupported database url scheme {0:?}: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
 
     #[error("stored data is not readable: {0}")]

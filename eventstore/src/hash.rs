@@ -84,6 +84,7 @@ fn put_opt(h: &mut Sha256, value: Option<&[u8]>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

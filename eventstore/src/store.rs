@@ -73,7 +73,8 @@ impl EventStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             AnyBackend::Postgres(PgBackend::open(url, instance).await?)
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            return Err(StoreError::UnsupportedUrl(scheme.to_owned()));
         };
         let head = backend.head_position().await?;
         let shared = Arc::new(Shared {

@@ -1,0 +1,187 @@
+//! The HTTP server: health checks, GraphQL and GraphiQL, graceful shutdown.
+//!
+//! [`router`] builds the whole service from an [`AppState`], so tests drive it without a socket;
+//! [`App`] binds the listener first (port 0 works) and then serves until a shutdown signal.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::GraphQLResponse;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use eventstore::EventStore;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::graphql::{self, AduanaSchema};
+
+/// Largest request body accepted (a GraphQL query and its variables).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every request handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    store: EventStore,
+    schema: AduanaSchema,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: EventStore) -> Self {
+        Self {
+            schema: graphql::schema(store.clone()),
+            store,
+        }
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/graphql", get(graphiql).post(graphql_post))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers and the store handle still accepts writes.
+async fn ready(State(state): State<AppState>) -> Response {
+    let store = &state.store;
+    let failure = if store.is_poisoned() {
+        Some(eventstore::StoreError::Poisoned)
+    } else {
+        store.head_position().await.err()
+    };
+    match failure {
+        None => Json(json!({ "status": "ok" })).into_response(),
+        Some(error) => {
+            tracing::warn!(%error, code = error.code(), "not ready");
+            let body = json!({ "status": "unavailable", "code": error.code() });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Runs one GraphQL request (batches are not accepted, so the limits hold per request).
+async fn graphql_post(
+    State(state): State<AppState>,
+    Json(request): Json<async_graphql::Request>,
+) -> GraphQLResponse {
+    state.schema.execute(request).await.into()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+/// Logs each request with its status and duration; probes only at debug level.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if path == "/health" || path == "/ready" {
+        tracing::debug!(%method, %path, status, elapsed_ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, elapsed_ms, "request");
+    }
+    response
+}
+
+/// The server with its listener bound, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Binds `addr` (port 0 picks a free port; see [`App::local_addr`]).
+    pub async fn bind(addr: SocketAddr, store: EventStore) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            state: AppState::new(store),
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until ctrl-c or SIGTERM, then closes the store.
+    pub async fn run(self) -> io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, lets requests in flight finish, then closes the store.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let addr = self.local_addr()?;
+        let store = self.state.store.clone();
+        tracing::info!(%addr, backend = store.backend_name(), "listening");
+        let served = axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        store.close().await;
+        tracing::info!("server stopped");
+        served
+    }
+}
+
+/// Completes on ctrl-c or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("ctrl-c received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
