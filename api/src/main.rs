@@ -7,6 +7,11 @@ use api::cli::describe_error;
 use api::{Cli, telemetry};
 use clap::Parser;
 
+/// mimalloc: the store's read and write paths allocate many small strings per event; glibc's
+/// malloc spent a fifth of catch-up reading in malloc/free (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

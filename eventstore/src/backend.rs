@@ -134,6 +134,32 @@ impl Backend for AnyBackend {
     }
 }
 
+/// Reads the next page of the global log after `after`, never past `up_to`, and tells how far
+/// it looked. Positions are dense, so the scan is bounded to a window of positions rather than
+/// left to the planner: an unfiltered page is exactly the next `limit` positions, a filtered
+/// one looks at most 16 pages ahead. Every query is then a short range scan of the primary key,
+/// whatever the log's size and the database's statistics.
+pub(crate) async fn scan_all(
+    backend: &AnyBackend,
+    after: u64,
+    up_to: u64,
+    filter: &Filter,
+    limit: usize,
+) -> Result<(Vec<RecordedEvent>, u64), StoreError> {
+    let window = if filter.categories.is_empty() && filter.event_types.is_empty() {
+        limit as u64
+    } else {
+        16 * limit as u64
+    };
+    let hi = up_to.min(after.saturating_add(window));
+    let page = backend.read_all_page(after, hi, filter, limit).await?;
+    let scanned = match page.last() {
+        Some(last) if page.len() == limit => last.position,
+        _ => hi,
+    };
+    Ok((page, scanned))
+}
+
 /// Whether an error is a unique-constraint violation (by SQLSTATE / extended code, not text).
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())

@@ -342,22 +342,22 @@ async fn load_existing(
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let schema_version: i32 = row.try_get("schema_version")?;
+    let schema_version: i32 = row.try_get(5)?;
     Ok(RecordedEvent {
-        position: to_u64(row.try_get("position")?, "position")?,
-        stream_id: row.try_get("stream_id")?,
-        stream_version: to_u64(row.try_get("stream_version")?, "stream version")?,
-        event_id: row.try_get("event_id")?,
-        event_type: row.try_get("event_type")?,
+        position: to_u64(row.try_get(0)?, "position")?,
+        stream_id: row.try_get(1)?,
+        stream_version: to_u64(row.try_get(2)?, "stream version")?,
+        event_id: row.try_get(3)?,
+        event_type: row.try_get(4)?,
         schema_version: u32::try_from(schema_version)
             .map_err(|_| StoreError::Corrupt(format!("schema version {schema_version}")))?,
-        payload: row.try_get("payload")?,
+        payload: row.try_get(6)?,
         metadata: EventMetadata {
-            correlation_id: row.try_get("correlation_id")?,
-            causation_id: row.try_get("causation_id")?,
-            actor: row.try_get("actor")?,
+            correlation_id: row.try_get(7)?,
+            causation_id: row.try_get(8)?,
+            actor: row.try_get(9)?,
         },
-        recorded_at: row.try_get("recorded_at")?,
-        hash: to_hash(row.try_get("hash")?)?,
+        recorded_at: row.try_get(10)?,
+        hash: to_hash(row.try_get(11)?)?,
     })
 }

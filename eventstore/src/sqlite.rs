@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::backend::{
-    Backend, Existing, Heads, LogShape, WriteFailure, batch_keys, is_unique_violation, to_hash,
-    to_i64, to_u64,
+    Backend, Existing, Heads, LogShape, PAGE, WriteFailure, batch_keys, is_unique_violation,
+    to_hash, to_i64, to_u64,
 };
 use crate::error::StoreError;
 use crate::model::{Direction, EventMetadata, Filter, RecordedEvent};
@@ -45,6 +45,9 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .statement_cache_capacity(256)
+            // Rows a reader may buffer ahead of its caller: a whole page, so a page read is not
+            // a ping-pong between the worker thread and the task for every row.
+            .row_buffer_size(PAGE)
             .foreign_keys(true);
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
@@ -347,24 +350,24 @@ async fn insert_rows(
 }
 
 fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let micros: i64 = row.try_get("recorded_at")?;
-    let schema_version: i64 = row.try_get("schema_version")?;
+    let micros: i64 = row.try_get(10)?;
+    let schema_version: i64 = row.try_get(5)?;
     Ok(RecordedEvent {
-        position: to_u64(row.try_get("position")?, "position")?,
-        stream_id: row.try_get("stream_id")?,
-        stream_version: to_u64(row.try_get("stream_version")?, "stream version")?,
-        event_id: row.try_get("event_id")?,
-        event_type: row.try_get("event_type")?,
+        position: to_u64(row.try_get(0)?, "position")?,
+        stream_id: row.try_get(1)?,
+        stream_version: to_u64(row.try_get(2)?, "stream version")?,
+        event_id: row.try_get(3)?,
+        event_type: row.try_get(4)?,
         schema_version: u32::try_from(schema_version)
             .map_err(|_| StoreError::Corrupt(format!("schema version {schema_version}")))?,
-        payload: row.try_get("payload")?,
+        payload: row.try_get(6)?,
         metadata: EventMetadata {
-            correlation_id: row.try_get("correlation_id")?,
-            causation_id: row.try_get("causation_id")?,
-            actor: row.try_get("actor")?,
+            correlation_id: row.try_get(7)?,
+            causation_id: row.try_get(8)?,
+            actor: row.try_get(9)?,
         },
         recorded_at: DateTime::from_timestamp_micros(micros)
             .ok_or_else(|| StoreError::Corrupt(format!("recorded_at {micros}")))?,
-        hash: to_hash(row.try_get("hash")?)?,
+        hash: to_hash(row.try_get(11)?)?,
     })
 }

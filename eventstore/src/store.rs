@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::backend::{AnyBackend, Backend, PAGE};
+use crate::backend::{AnyBackend, Backend, PAGE, scan_all};
 use crate::error::StoreError;
 use crate::model::{
     AppendResult, Direction, ExpectedVersion, Filter, Limits, MAX_ACTOR_LEN, NewEvent,
@@ -187,7 +187,8 @@ impl EventStore {
         }
     }
 
-    /// Reads the global log (`$all`) after a position, filtered, at most `limit` events.
+    /// Reads the global log (`$all`) after a position, filtered, at most `limit` events, up to
+    /// the head committed when the read starts.
     pub fn read_all(
         &self,
         after: u64,
@@ -196,20 +197,18 @@ impl EventStore {
     ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
         let shared = self.inner.shared.clone();
         async_stream::try_stream! {
+            // A read is a snapshot: it ends at the head committed when it starts.
+            let up_to = shared.backend.head_position().await?;
             let mut after = after;
             let mut remaining = limit;
-            while remaining > 0 {
+            while remaining > 0 && after < up_to {
                 let want = remaining.min(PAGE);
-                let page = shared.backend.read_all_page(after, i64::MAX as u64, &filter, want).await?;
-                let full = page.len() == want;
+                let (page, scanned) = scan_all(&shared.backend, after, up_to, &filter, want).await?;
+                remaining -= page.len();
                 for event in page {
-                    after = event.position;
-                    remaining -= 1;
                     yield event;
                 }
-                if !full {
-                    break;
-                }
+                after = scanned;
             }
         }
     }

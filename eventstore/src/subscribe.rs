@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::Stream;
 use uuid::Uuid;
 
-use crate::backend::{AnyBackend, Backend, PAGE};
+use crate::backend::{AnyBackend, Backend, PAGE, scan_all};
 use crate::error::StoreError;
 use crate::model::{Direction, Filter, RecordedEvent};
 use crate::writer::Shared;
@@ -28,16 +28,12 @@ pub(crate) fn all(
         loop {
             let head = *head_rx.borrow_and_update();
             if head > after {
-                let page = shared.backend.read_all_page(after, head, &filter, PAGE).await?;
-                let full = page.len() == PAGE;
+                let (page, scanned) = scan_all(&shared.backend, after, head, &filter, PAGE).await?;
                 for event in page {
-                    after = event.position;
                     yield event;
                 }
-                if !full {
-                    // Nothing else up to `head` matches the filter.
-                    after = head;
-                }
+                // Nothing else up to `scanned` matches the filter.
+                after = scanned;
                 continue;
             }
             if head_rx.changed().await.is_err() {
