@@ -82,6 +82,22 @@ pub(crate) struct Plan {
     pub recorded_at: DateTime<Utc>,
 }
 
+impl Plan {
+    /// Moves every planned position by `base`: for a plan made with relative positions (first
+    /// position 1) once the log has said where the batch starts. Only valid for plans made
+    /// without stored events, whose outcomes all refer to rows of this batch.
+    pub fn shift_positions(&mut self, base: u64) {
+        for row in &mut self.rows {
+            row.position += base;
+        }
+        for outcome in self.outcomes.iter_mut().flatten() {
+            for position in &mut outcome.positions {
+                *position += base;
+            }
+        }
+    }
+}
+
 /// Why a plan could not be made without more facts.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum NeedsLookup {

@@ -4,6 +4,7 @@
 //! every connection: an acknowledged append has reached the WAL on disk.
 
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use crate::backend::{
     to_i64, to_u64,
 };
 use crate::error::StoreError;
-use crate::model::{Direction, EventMetadata, Filter, RecordedEvent};
+use crate::model::{Direction, EventMetadata, ExpectedVersion, Filter, RecordedEvent};
 use crate::plan::{self, AppendRequest, Head, Plan, StoredEvent};
 
 /// The channel on which commits are announced (payload: `<instance id>:<position>`).
@@ -37,7 +38,14 @@ macro_rules! select_events {
 pub(crate) struct PgBackend {
     pool: PgPool,
     instance: Uuid,
+    /// Heads of streams this process wrote recently. Only a hint: the unique index on
+    /// (stream_id, stream_version) refuses any append planned on a stale head, which then takes
+    /// the locked path.
+    heads: Mutex<Heads>,
 }
+
+/// Most stream heads remembered between batches.
+const HEAD_CACHE: usize = 65_536;
 
 impl PgBackend {
     pub async fn open(url: &str, instance: Uuid) -> Result<Self, StoreError> {
@@ -50,7 +58,11 @@ impl PgBackend {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, instance })
+        Ok(Self {
+            pool,
+            instance,
+            heads: Mutex::new(Heads::new()),
+        })
     }
 
     /// A listener on the commit channel, for waking subscribers on other processes' commits.
@@ -70,9 +82,8 @@ impl PgBackend {
         let head: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
-        let heads = load_heads(&mut tx, &streams).await?;
-        let now = Utc::now();
-        let recorded_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let heads = load_heads(&mut *tx, &streams).await?;
+        let recorded_at = now_micros();
         let first = head as u64 + 1;
         let mut existing = if lookup {
             Some(load_existing(&mut tx, &ids).await?)
@@ -92,20 +103,108 @@ impl PgBackend {
             tx.rollback().await?;
             return Ok(plan);
         }
-        self.insert_rows(&mut tx, requests, &plan).await?;
+        let base = self.write_rows(&mut *tx, requests, &plan).await?;
+        if base != head as u64 {
+            return Err(sqlx::Error::Protocol(format!(
+                "log head moved from {head} to {base} under its lock"
+            ))
+            .into());
+        }
         // The commit is the one step whose failure leaves the outcome unknown.
         tx.commit().await.map_err(WriteFailure::Commit)?;
         Ok(plan)
     }
 
-    async fn insert_rows(
+    /// The fast path: plan on remembered heads (or heads read without a lock) and write the
+    /// whole batch in one autocommit statement that takes the log lock, assigns positions and
+    /// inserts. Returns `None` when the locked path must decide instead: a conflict (it may be
+    /// a stale head or a retry) or a unique violation (a stale head or a stored event id).
+    async fn try_fast(&self, requests: &[AppendRequest]) -> Result<Option<Plan>, WriteFailure> {
+        let mut heads = self.cached_heads(requests);
+        let unknown: Vec<String> = requests
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.expected,
+                    ExpectedVersion::NoStream | ExpectedVersion::Exact(0)
+                )
+            })
+            .map(|r| r.stream.as_str())
+            .filter(|s| !heads.contains_key(*s))
+            .map(str::to_owned)
+            .collect();
+        if !unknown.is_empty() {
+            heads.extend(load_heads(&self.pool, &unknown).await?);
+        }
+        let Ok(mut plan) = plan::plan(requests, &heads, None, 1, now_micros()) else {
+            return Ok(None);
+        };
+        let conflict = plan
+            .outcomes
+            .iter()
+            .any(|o| matches!(o, Err(StoreError::WrongExpectedVersion { .. })));
+        if conflict {
+            return Ok(None);
+        }
+        if plan.rows.is_empty() {
+            return Ok(Some(plan));
+        }
+        match self.write_rows(&self.pool, requests, &plan).await {
+            Ok(base) => {
+                plan.shift_positions(base);
+                Ok(Some(plan))
+            }
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            // The server refused the statement, so it rolled back: nothing was written.
+            Err(
+                e
+                @ (sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed),
+            ) => Err(WriteFailure::BeforeCommit(e)),
+            // The connection failed mid-statement: the commit may or may not have happened.
+            Err(e) => Err(WriteFailure::Commit(e)),
+        }
+    }
+
+    fn cached_heads(&self, requests: &[AppendRequest]) -> Heads {
+        let cache = self
+            .heads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        requests
+            .iter()
+            .filter_map(|r| {
+                let stream = r.stream.as_str();
+                cache.get(stream).map(|head| (stream.to_owned(), *head))
+            })
+            .collect()
+    }
+
+    fn remember_heads(&self, requests: &[AppendRequest], plan: &Plan) {
+        let mut cache = self
+            .heads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() > HEAD_CACHE {
+            cache.clear();
+        }
+        for row in &plan.rows {
+            let head = Head {
+                version: row.stream_version,
+                hash: row.hash,
+            };
+            cache.insert(requests[row.request].stream.to_string(), head);
+        }
+    }
+
+    /// Takes the log lock (the `log_head` row), assigns the next positions in plan order,
+    /// inserts the rows and announces the commit; returns the head the positions start after.
+    async fn write_rows<'e>(
         &self,
-        tx: &mut Transaction<'static, Postgres>,
+        executor: impl sqlx::PgExecutor<'e>,
         requests: &[AppendRequest],
         plan: &Plan,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<u64, sqlx::Error> {
         let n = plan.rows.len();
-        let mut positions = Vec::with_capacity(n);
         let mut stream_ids = Vec::with_capacity(n);
         let mut categories = Vec::with_capacity(n);
         let mut versions = Vec::with_capacity(n);
@@ -120,7 +219,6 @@ impl PgBackend {
         for row in &plan.rows {
             let request = &requests[row.request];
             let event = &request.events[row.event];
-            positions.push(to_i64(row.position));
             stream_ids.push(request.stream.as_str());
             categories.push(request.stream.category());
             versions.push(to_i64(row.stream_version));
@@ -133,23 +231,26 @@ impl PgBackend {
             actors.push(event.metadata.actor.as_deref());
             hashes.push(row.hash.as_slice());
         }
-        let last = positions.last().copied().unwrap_or(0);
-        sqlx::query(
-            "WITH written AS ( \
+        // Rows are in plan order, so row k (1-based) gets position base + k: the positions the
+        // plan assigned relative to its first position.
+        let base: i64 = sqlx::query_scalar(
+            "WITH head AS ( \
+               UPDATE log_head SET position = position + $12 WHERE id = 1 \
+               RETURNING position - $12 AS base \
+             ), written AS ( \
                INSERT INTO events (position, stream_id, category, stream_version, event_id, \
                  event_type, schema_version, payload, correlation_id, causation_id, actor, \
                  recorded_at, hash) \
-               SELECT p, s, c, v, i, t, sv, pl::json, co, ca, a, $12, h \
-               FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], \
-                 $6::text[], $7::int[], $8::text[], $9::uuid[], $10::uuid[], $11::text[], \
-                 $13::bytea[]) AS r(p, s, c, v, i, t, sv, pl, co, ca, a, h) \
+               SELECT head.base + r.o, r.s, r.c, r.v, r.i, r.t, r.sv, r.pl::json, r.co, r.ca, \
+                 r.a, $11, r.h \
+               FROM head, unnest($1::text[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+                 $6::int[], $7::text[], $8::uuid[], $9::uuid[], $10::text[], $13::bytea[]) \
+                 WITH ORDINALITY AS r(s, c, v, i, t, sv, pl, co, ca, a, h, o) \
                RETURNING 1 \
-             ), head AS ( \
-               UPDATE log_head SET position = $14 WHERE id = 1 RETURNING 1 \
              ) \
-             SELECT pg_notify($15, $16)",
+             SELECT base FROM head, \
+               LATERAL (SELECT pg_notify($14, $15 || ':' || (base + $12))) AS notified",
         )
-        .bind(&positions)
         .bind(&stream_ids)
         .bind(&categories)
         .bind(&versions)
@@ -161,21 +262,29 @@ impl PgBackend {
         .bind(&causations)
         .bind(&actors)
         .bind(plan.recorded_at)
+        .bind(n as i64)
         .bind(&hashes)
-        .bind(last)
         .bind(CHANNEL)
-        .bind(format!("{}:{last}", self.instance))
-        .execute(&mut **tx)
+        .bind(self.instance.to_string())
+        .fetch_one(executor)
         .await?;
-        Ok(())
+        to_u64(base, "head position").map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
 }
 
 impl Backend for PgBackend {
     async fn write_batch(&self, requests: &[AppendRequest]) -> Result<Plan, WriteFailure> {
+        if let Some(plan) = self.try_fast(requests).await? {
+            self.remember_heads(requests, &plan);
+            return Ok(plan);
+        }
         let mut lookup = false;
         loop {
             match self.try_write(requests, lookup).await {
+                Ok(plan) => {
+                    self.remember_heads(requests, &plan);
+                    return Ok(plan);
+                }
                 // An event id already stored (a retry with expected version "any"): plan again
                 // with the stored events in view.
                 Err(WriteFailure::BeforeCommit(e)) if is_unique_violation(&e) && !lookup => {
@@ -298,8 +407,8 @@ impl Backend for PgBackend {
     }
 }
 
-async fn load_heads(
-    tx: &mut Transaction<'static, Postgres>,
+async fn load_heads<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     streams: &[String],
 ) -> Result<Heads, sqlx::Error> {
     let rows = sqlx::query(
@@ -308,7 +417,7 @@ async fn load_heads(
            WHERE stream_id = s.id ORDER BY stream_version DESC LIMIT 1) AS e",
     )
     .bind(streams)
-    .fetch_all(&mut **tx)
+    .fetch_all(executor)
     .await?;
     let mut heads = Heads::with_capacity(rows.len());
     for row in rows {
@@ -339,6 +448,11 @@ async fn load_existing(
         existing.insert(event.event_id, StoredEvent::from(event));
     }
     Ok(existing)
+}
+
+fn now_micros() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {

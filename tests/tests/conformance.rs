@@ -25,6 +25,7 @@ on_every_backend! {
     a_subscriber_gets_every_event_once_in_order_while_eight_writers_commit => concurrent_subscription;
     a_stream_subscription_catches_up_then_follows => stream_subscription;
     writers_in_two_processes_and_a_subscriber_in_a_third_agree_on_one_order => separate_handles;
+    a_handle_whose_view_of_a_stream_is_stale_still_gets_exact_answers => stale_handle;
     a_reopened_store_reads_everything_back_and_continues => reopen;
     events_cannot_be_changed_through_sql => immutability;
     a_row_changed_behind_the_store_is_found_by_verify => tamper_update;
@@ -919,4 +920,59 @@ async fn separate_handles(db: TestDb) {
     a.close().await;
     b.close().await;
     db.finish(reader).await;
+}
+
+/// Handle `a` wrote a stream (and may remember its head); handle `b` then moves the stream on.
+/// Whatever `a` remembers, its appends must be judged against the stream as stored.
+async fn stale_handle(db: TestDb) {
+    let a = db.open().await;
+    let b = db.open().await;
+    let s = sid("shared-1");
+    a.append(&s, ExpectedVersion::NoStream, vec![event("One", 1)])
+        .await
+        .unwrap();
+    b.append(&s, ExpectedVersion::Exact(1), vec![event("Two", 2)])
+        .await
+        .unwrap();
+
+    // `a` believes version 1; the stream is at 2.
+    match a
+        .append(&s, ExpectedVersion::Exact(1), vec![event("Late", 3)])
+        .await
+    {
+        Err(StoreError::WrongExpectedVersion { actual, .. }) => assert_eq!(actual, 2),
+        other => panic!("expected a conflict at version 2, got {other:?}"),
+    }
+    // Expecting the true version works although `a` never saw it.
+    let third = a
+        .append(&s, ExpectedVersion::Exact(2), vec![event("Three", 4)])
+        .await
+        .unwrap();
+    assert_eq!(third.next_version, 3);
+    let any = b
+        .append(&s, ExpectedVersion::Any, vec![event("Four", 5)])
+        .await
+        .unwrap();
+    assert_eq!(any.next_version, 4);
+    let again = a
+        .append(&s, ExpectedVersion::Any, vec![event("Five", 6)])
+        .await
+        .unwrap();
+    assert_eq!(again.next_version, 5);
+    match a
+        .append(&s, ExpectedVersion::NoStream, vec![event("New", 7)])
+        .await
+    {
+        Err(StoreError::WrongExpectedVersion { actual, .. }) => assert_eq!(actual, 5),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(a.verify_stream(&s).await.unwrap().broken, None);
+    let types: Vec<String> = read_stream_all(&a, &s)
+        .await
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, ["One", "Two", "Three", "Four", "Five"]);
+    b.close().await;
+    db.finish(a).await;
 }
