@@ -188,8 +188,14 @@ pub struct GrowthReport {
     pub window: u64,
     pub first_mean_ms: f64,
     pub last_mean_ms: f64,
-    /// `last_mean_ms / first_mean_ms`: about 1 when append time does not grow with the stream.
+    pub first_median_ms: f64,
+    pub last_median_ms: f64,
+    /// `last_median_ms / first_median_ms`: about 1 when append time does not grow with the
+    /// stream. Medians, because a WAL checkpoint or a slow fsync landing in one window moves
+    /// its mean by more than the stream's length ever could.
     pub ratio: f64,
+    /// `last_mean_ms / first_mean_ms`, for comparison.
+    pub mean_ratio: f64,
 }
 
 /// Appends `events` single events to one stream and compares the first and last appends.
@@ -212,6 +218,8 @@ pub async fn stream_growth(
     let window = (latencies.len() / 2).clamp(1, 100);
     let first = mean(&latencies[..window]);
     let last = mean(&latencies[latencies.len() - window..]);
+    let first_median = median(&latencies[..window]);
+    let last_median = median(&latencies[latencies.len() - window..]);
     Ok(GrowthReport {
         bench: "stream-growth",
         backend: store.backend_name(),
@@ -219,10 +227,10 @@ pub async fn stream_growth(
         window: window as u64,
         first_mean_ms: ms(first),
         last_mean_ms: ms(last),
-        ratio: round(
-            last.as_secs_f64() / first.as_secs_f64().max(f64::MIN_POSITIVE),
-            3,
-        ),
+        first_median_ms: ms(first_median),
+        last_median_ms: ms(last_median),
+        ratio: ratio(last_median, first_median),
+        mean_ratio: ratio(last, first),
     })
 }
 
@@ -233,6 +241,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    round(a.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE), 3)
+}
+
+fn median(values: &[Duration]) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    percentile(&sorted, 0.5)
 }
 
 fn mean(values: &[Duration]) -> Duration {

@@ -318,6 +318,19 @@ fn to_int(value: impl Into<u64>, what: &str) -> Result<i32, ApiError> {
 mod tests {
     use super::*;
 
+    /// `docs/schema.graphql` is what integrators read: it must be the schema served.
+    /// Regenerate with `cargo run -q -- schema > docs/schema.graphql`.
+    #[test]
+    fn the_published_schema_is_the_served_schema() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/schema.graphql");
+        let published = std::fs::read_to_string(path).expect("docs/schema.graphql");
+        assert_eq!(
+            published.trim_end(),
+            sdl().trim_end(),
+            "docs/schema.graphql is stale: run `cargo run -q -- schema > docs/schema.graphql`"
+        );
+    }
+
     #[test]
     fn the_sdl_names_every_query_field() {
         let sdl = sdl();
