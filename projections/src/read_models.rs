@@ -1,0 +1,61 @@
+//! The read-model database: the event store's own database, reached through sqlx's `Any`
+//! driver so a projection writes portable SQL once (`$1` parameters work on both backends).
+
+use std::str::FromStr;
+
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+
+use crate::runner::ProjectionError;
+
+/// Which database the read models live in, for the rare statement that differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool on the read-model database, migrated.
+#[derive(Debug, Clone)]
+pub struct ReadModels {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl ReadModels {
+    /// Connects to the database at `url` (the event store's URL) and applies the read-model
+    /// migrations. They are tracked in their own table, apart from the event store's.
+    pub async fn open(url: &str) -> Result<Self, ProjectionError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; more connections would only queue on its lock.
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 4 })
+            .connect_with(options)
+            .await?;
+        let mut migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.dangerous_set_table_name("_aduana_read_model_migrations");
+        migrator.run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,275 @@
+//! The projection runner: catches a projection up from its checkpoint, then follows the log
+//! live. Events are applied in batches; each batch and the new checkpoint commit in one
+//! transaction. A failing event stops the projection with its position and error visible, and
+//! the runner retries with back-off from the last checkpoint: nothing is skipped silently.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventstore::{EventStore, Filter, RecordedEvent, StoreError};
+use futures::future::BoxFuture;
+use futures::{Stream, StreamExt};
+use sqlx::AnyConnection;
+use tokio::sync::watch;
+
+use crate::read_models::ReadModels;
+
+/// Events applied per transaction at most.
+const BATCH: usize = 500;
+/// Longest pause between retries of a failing projection.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("read-model database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("read-model migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The projection could not apply an event (bad payload, broken invariant).
+    #[error("event {event_type} at position {position}: {message}")]
+    Handler {
+        position: u64,
+        event_type: String,
+        message: String,
+    },
+}
+
+impl ProjectionError {
+    /// A handler failure for `event`.
+    pub fn handler(event: &RecordedEvent, message: impl Into<String>) -> Self {
+        Self::Handler {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A read model fed by the event log.
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name; the checkpoint is kept under it.
+    fn name(&self) -> &'static str;
+    /// Bump when the read model's shape or meaning changes: the runner rebuilds it from 0.
+    fn version(&self) -> u32 {
+        1
+    }
+    /// The events this projection reads.
+    fn filter(&self) -> Filter;
+    /// Applies one event inside the runner's transaction.
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut AnyConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+    /// Removes everything the projection wrote (inside the rebuild's transaction).
+    fn reset<'a>(&'a self, tx: &'a mut AnyConnection)
+    -> BoxFuture<'a, Result<(), ProjectionError>>;
+}
+
+/// What a projection is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Starting,
+    CatchingUp,
+    Live,
+    /// Stopped on an event; retrying from the checkpoint after a pause.
+    Failed {
+        position: u64,
+        error: String,
+    },
+}
+
+/// A projection's progress, published for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub name: &'static str,
+    pub version: u32,
+    pub position: u64,
+    pub state: State,
+}
+
+/// Runs one projection.
+pub struct Runner {
+    store: EventStore,
+    models: ReadModels,
+    projection: Arc<dyn Projection>,
+    status: watch::Sender<Status>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("status", &*self.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    pub fn new(store: EventStore, models: ReadModels, projection: Arc<dyn Projection>) -> Self {
+        let status = watch::Sender::new(Status {
+            name: projection.name(),
+            version: projection.version(),
+            position: 0,
+            state: State::Starting,
+        });
+        Self {
+            store,
+            models,
+            projection,
+            status,
+        }
+    }
+
+    /// Follows this projection's progress.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
+    /// The stored checkpoint; rebuilds first when the stored version differs from the
+    /// projection's.
+    pub async fn checkpoint(&self) -> Result<u64, ProjectionError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT version, position FROM projection_checkpoints WHERE name = $1")
+                .bind(self.projection.name())
+                .fetch_optional(self.models.pool())
+                .await?;
+        match row {
+            Some((version, position)) if version == i64::from(self.projection.version()) => {
+                Ok(u64::try_from(position).unwrap_or(0))
+            }
+            Some(_) => {
+                tracing::info!(
+                    projection = self.projection.name(),
+                    "version changed, rebuilding"
+                );
+                self.rebuild().await?;
+                Ok(0)
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Empties the read model and sets the checkpoint back to 0, in one transaction.
+    pub async fn rebuild(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.models.pool().begin().await?;
+        self.projection.reset(&mut tx).await?;
+        save_checkpoint(&mut tx, self.projection.as_ref(), 0).await?;
+        tx.commit().await?;
+        self.publish(0, State::Starting);
+        Ok(())
+    }
+
+    /// Applies every event committed so far, then returns the checkpoint reached.
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
+        let from = self.checkpoint().await?;
+        self.publish(from, State::CatchingUp);
+        // Read the head before the events: the read below covers at least up to it, so every
+        // position up to `head` has been seen even where no event matched the filter. (A head
+        // read afterwards could include commits the read never saw.)
+        let head = self.store.head_position().await?;
+        let events = self
+            .store
+            .read_all(from, self.projection.filter(), usize::MAX);
+        let end = self.apply_stream(events, from, false).await?;
+        if head > end {
+            let mut tx = self.models.pool().begin().await?;
+            save_checkpoint(&mut tx, self.projection.as_ref(), head).await?;
+            tx.commit().await?;
+            self.publish(head, State::CatchingUp);
+        }
+        Ok(head.max(end))
+    }
+
+    /// Catches up, then follows the log until `shutdown` resolves. Failures are retried with
+    /// back-off from the last committed checkpoint.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let attempt = async {
+                let from = self.catch_up().await?;
+                self.publish(from, State::Live);
+                let live = self.store.subscribe_all(from, self.projection.filter());
+                self.apply_stream(live, from, true).await
+            };
+            let result = tokio::select! {
+                result = attempt => result,
+                () = &mut shutdown => return,
+            };
+            let position = self.status.borrow().position;
+            let error = match result {
+                Ok(_) => "the live subscription ended".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            tracing::error!(projection = self.projection.name(), position, %error, "projection stopped, retrying");
+            self.publish(position, State::Failed { position, error });
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = &mut shutdown => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Applies events in batches of what is ready, one transaction per batch; returns the
+    /// last position applied.
+    async fn apply_stream(
+        &self,
+        events: impl Stream<Item = Result<RecordedEvent, StoreError>>,
+        mut position: u64,
+        live: bool,
+    ) -> Result<u64, ProjectionError> {
+        let mut batches = std::pin::pin!(events.ready_chunks(BATCH));
+        while let Some(batch) = batches.next().await {
+            let mut tx = self.models.pool().begin().await?;
+            let mut last = position;
+            for event in batch {
+                let event = event?;
+                if let Err(error) = self.projection.apply(&mut tx, &event).await {
+                    // The transaction rolls back: none of this batch takes effect.
+                    let failed_at = event.position;
+                    self.publish(
+                        position,
+                        State::Failed {
+                            position: failed_at,
+                            error: error.to_string(),
+                        },
+                    );
+                    return Err(error);
+                }
+                last = event.position;
+            }
+            save_checkpoint(&mut tx, self.projection.as_ref(), last).await?;
+            tx.commit().await?;
+            position = last;
+            self.publish(position, if live { State::Live } else { State::CatchingUp });
+        }
+        Ok(position)
+    }
+
+    fn publish(&self, position: u64, state: State) {
+        self.status.send_modify(|status| {
+            status.position = position;
+            status.state = state;
+        });
+    }
+}
+
+async fn save_checkpoint(
+    tx: &mut AnyConnection,
+    projection: &dyn Projection,
+    position: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (name, version, position) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = excluded.position",
+    )
+    .bind(projection.name())
+    .bind(i64::from(projection.version()))
+    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
