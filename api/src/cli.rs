@@ -9,9 +9,11 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
+use crate::auth::key::{self, SigningKey};
+use crate::auth::{Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
-use crate::config::StoreArgs;
-use crate::server::App;
+use crate::config::{GraphqlSettings, StoreArgs};
+use crate::server::{App, AppState};
 use crate::telemetry::LogFormat;
 use crate::{graphql, verify};
 
@@ -34,8 +36,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve GraphQL (POST /graphql, GraphiQL on GET /graphql), /health and /ready.
+    /// Serve GraphQL (POST /graphql, GraphiQL on GET /graphql), /health and /ready. Bearer
+    /// tokens are checked with the signing key (ADUANA_SIGNING_KEY or <data-dir>/signing.key).
     Serve(ServeArgs),
+    /// Bearer tokens, signed with the server's key (ADUANA_SIGNING_KEY, or
+    /// <data-dir>/signing.key, created on first use).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Walk the hash chains; print a JSON report; exit 2 when a link is broken.
     Verify(VerifyArgs),
     /// Measure the event store.
@@ -50,6 +57,33 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ADUANA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub graphql: GraphqlSettings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Sign a token; prints it on the last line of stdout (a note goes to stderr).
+    Issue(TokenIssueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenIssueArgs {
+    /// Who the token names (a user or a machine client).
+    #[arg(long)]
+    pub subject: String,
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// The organisation the subject acts for (required for declarants).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// How long the token is valid: a number and s, m, h or d (at most 366d).
+    #[arg(long, default_value = "8h", value_parser = parse_ttl)]
+    pub ttl: chrono::Duration,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -121,10 +155,16 @@ impl Cli {
         match self.command {
             Command::Serve(args) => {
                 let store = args.store.open().await?;
-                let app = App::bind(args.listen, store)
+                let tokens = TokenKeys::new(&signing_key(&args.store)?);
+                let state = AppState::with_settings(store, tokens, args.graphql);
+                let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 app.run().await.context("server failed")?;
+                Ok(0)
+            }
+            Command::Token(TokenCommand::Issue(args)) => {
+                issue_token(&args)?;
                 Ok(0)
             }
             Command::Verify(args) => {
@@ -145,6 +185,68 @@ impl Cli {
             }
         }
     }
+}
+
+/// The signing key: `ADUANA_SIGNING_KEY`, else the key file of the data directory (created on
+/// first use). Logs where it came from, never the key.
+pub fn signing_key(store: &StoreArgs) -> anyhow::Result<SigningKey> {
+    let env_value = match std::env::var(key::ENV_VAR) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{} is not base64", key::ENV_VAR)
+        }
+    };
+    let (key, source) = SigningKey::load(env_value.as_deref(), &store.data_dir)?;
+    match source {
+        key::KeySource::File { created: true, .. } => {
+            tracing::info!(source = %source, "created a new token signing key");
+        }
+        _ => tracing::info!(source = %source, "token signing key loaded"),
+    }
+    Ok(key)
+}
+
+fn issue_token(args: &TokenIssueArgs) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let expires_at = chrono::DateTime::from_timestamp(now.timestamp(), 0)
+        .and_then(|now| now.checked_add_signed(args.ttl))
+        .context("the expiry is out of range")?;
+    let principal = Principal::new(
+        args.subject.clone(),
+        args.role,
+        args.org.clone(),
+        expires_at,
+    )?;
+    let keys = TokenKeys::new(&signing_key(&args.store)?);
+    let token = keys.issue(&principal, now, uuid::Uuid::new_v4())?;
+    eprintln!(
+        "token for {} (role {}), valid until {}:",
+        principal.actor(),
+        principal.role(),
+        expires_at.to_rfc3339()
+    );
+    print(&token)
+}
+
+/// A duration such as `90s`, `30m`, `8h` or `7d`, from one second to 366 days.
+fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
+    let error = || format!("{text:?} is not a duration such as 30m, 8h or 7d (at most 366d)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(error)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| error())?;
+    let seconds = match unit {
+        "s" => Some(number),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        "d" => number.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(error)?;
+    if !(1..=366 * 86_400).contains(&seconds) {
+        return Err(error());
+    }
+    Ok(chrono::Duration::seconds(seconds))
 }
 
 /// The error and its causes on one line, skipping a cause whose text the line already holds
@@ -262,6 +364,71 @@ mod tests {
         let source = std::io::Error::other("disk full");
         let error = anyhow::Error::new(eventstore::StoreError::Io(source)).context("cannot open");
         assert_eq!(describe_error(&error), "cannot open: io error: disk full");
+    }
+
+    #[test]
+    fn introspection_is_on_unless_switched_off_by_flag_or_environment() {
+        let serve = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Serve(args) = cli.command else {
+                panic!("parsed as {:?}", cli.command);
+            };
+            args.graphql.introspection
+        };
+        assert!(serve(&["aduana", "serve"]));
+        assert!(!serve(&["aduana", "serve", "--no-introspection"]));
+        let parsed = GraphqlSettings::augment_args(clap::Command::new("t"))
+            .try_get_matches_from(["t"])
+            .unwrap();
+        assert_eq!(parsed.get_one::<bool>("introspection"), Some(&true));
+    }
+
+    #[test]
+    fn token_lifetimes_are_a_number_and_a_unit() {
+        assert_eq!(parse_ttl("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_ttl("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_ttl("8h"), Ok(chrono::Duration::hours(8)));
+        assert_eq!(parse_ttl("366d"), Ok(chrono::Duration::days(366)));
+        for bad in [
+            "",
+            "8",
+            "h",
+            "0h",
+            "-1h",
+            "8 h",
+            "1.5h",
+            "367d",
+            "99999999999999999d",
+        ] {
+            assert!(parse_ttl(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn token_issue_takes_the_store_flags() {
+        let cli = Cli::try_parse_from([
+            "aduana",
+            "token",
+            "issue",
+            "--subject",
+            "alice",
+            "--role",
+            "declarant",
+            "--org",
+            "ACME",
+            "--ttl",
+            "1h",
+            "--data-dir",
+            "/tmp/k",
+        ])
+        .unwrap();
+        let Command::Token(TokenCommand::Issue(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.role, Role::Declarant);
+        assert_eq!(args.org.as_deref(), Some("ACME"));
+        assert_eq!(args.ttl, chrono::Duration::hours(1));
+        assert_eq!(args.store.data_dir, std::path::PathBuf::from("/tmp/k"));
     }
 
     #[test]

@@ -55,6 +55,27 @@ impl StoreArgs {
     }
 }
 
+/// How the GraphQL endpoint presents itself: flags and environment variables of `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct GraphqlSettings {
+    /// Answer introspection (`__schema`, `__type`) and suggest field names in errors; turn off
+    /// in production with `--no-introspection` or ADUANA_GRAPHQL_INTROSPECTION=false.
+    #[arg(
+        long = "no-introspection",
+        env = "ADUANA_GRAPHQL_INTROSPECTION",
+        action = clap::ArgAction::SetFalse
+    )]
+    pub introspection: bool,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            introspection: true,
+        }
+    }
+}
+
 /// A database URL. `Display` and `Debug` redact the password; [`DatabaseUrl::expose`] does not.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);

@@ -2,7 +2,9 @@
 //! safe to show the caller. Internal details are logged here and never sent.
 
 use async_graphql::ErrorExtensions as _;
-use axum::http::StatusCode;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use eventstore::StoreError;
 
 /// Code for an argument the API itself refuses (a negative limit, a version below zero).
@@ -11,6 +13,18 @@ pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
 pub const LIMIT_TOO_LARGE: &str = "LIMIT_TOO_LARGE";
 /// Code for every failure whose details stay in the logs.
 pub const INTERNAL: &str = "INTERNAL";
+/// Code for a field that needs a signed-in caller, asked for without a bearer token.
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+/// Code for a field the caller's role may not use.
+pub const FORBIDDEN: &str = "FORBIDDEN";
+/// Code for a GraphQL document that selects more fields than
+/// [`crate::graphql::MAX_SELECTIONS`] (fragments expanded, `__typename` included).
+pub const TOO_MANY_SELECTIONS: &str = "TOO_MANY_SELECTIONS";
+/// Code for a document that does not parse, or that breaks a limit checked while parsing
+/// (nesting, directives per field).
+pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+/// Code for a document that does not fit the schema, or is too deep or too complex.
+pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// Why a request failed, as the API reports it.
 ///
@@ -29,6 +43,10 @@ pub enum ApiError {
         source: StoreError,
         field: Option<&'static str>,
     },
+    /// The field needs a principal and the request has no bearer token.
+    Unauthenticated,
+    /// The principal's role may not use the field.
+    Forbidden { role: crate::auth::Role },
 }
 
 /// How a failure is shown: who is at fault decides what the caller may see.
@@ -36,6 +54,10 @@ pub enum ApiError {
 pub enum ErrorKind {
     /// The caller's input: the message names what is wrong.
     BadInput,
+    /// No principal where one is needed.
+    Unauthenticated,
+    /// A principal whose role may not do this.
+    Forbidden,
     /// Optimistic concurrency or a reused event id: the caller may re-read and retry.
     Conflict,
     /// The database does not answer or the store handle is unusable: retry later.
@@ -48,6 +70,8 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::BadInput => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +115,8 @@ impl ApiError {
         match self {
             Self::InvalidArgument { .. } => ErrorKind::BadInput,
             Self::Store { source, .. } => ErrorKind::of_store_error(source),
+            Self::Unauthenticated => ErrorKind::Unauthenticated,
+            Self::Forbidden { .. } => ErrorKind::Forbidden,
         }
     }
 
@@ -102,6 +128,8 @@ impl ApiError {
                 ErrorKind::Internal => INTERNAL,
                 _ => source.code(),
             },
+            Self::Unauthenticated => UNAUTHENTICATED,
+            Self::Forbidden { .. } => FORBIDDEN,
         }
     }
 
@@ -109,6 +137,7 @@ impl ApiError {
         match self {
             Self::InvalidArgument { field, .. } => Some(field),
             Self::Store { field, .. } => *field,
+            Self::Unauthenticated | Self::Forbidden { .. } => None,
         }
     }
 
@@ -116,8 +145,15 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             Self::InvalidArgument { message, .. } => message.clone(),
+            Self::Unauthenticated => {
+                "sign in: send Authorization: Bearer <token> (aduana token issue)".to_owned()
+            }
+            Self::Forbidden { role } => format!("the {role} role may not use this field"),
             Self::Store { source, .. } => match self.kind() {
-                ErrorKind::BadInput | ErrorKind::Conflict => source.to_string(),
+                ErrorKind::BadInput
+                | ErrorKind::Conflict
+                | ErrorKind::Unauthenticated
+                | ErrorKind::Forbidden => source.to_string(),
                 ErrorKind::Unavailable => {
                     tracing::error!(error = %source, code = source.code(), "event store unavailable");
                     "the event store is unavailable; try again later".to_owned()
@@ -151,6 +187,91 @@ impl From<ApiError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// A request refused before GraphQL runs it. The body has the shape of a GraphQL response
+/// (`{"errors":[{"message","extensions":{"code"}}]}`), so clients read one error format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// GraphQL runs over POST only; GET /graphql serves GraphiQL, without a query string.
+    MethodNotAllowed,
+    /// The body is not declared as `application/json`.
+    UnsupportedMediaType,
+    /// The body is larger than the limit (in bytes).
+    PayloadTooLarge { limit: usize },
+    /// The body is not a GraphQL request (or batch of them).
+    BadRequest(String),
+    /// A batch holds more operations than the limit, or none.
+    BatchTooLarge { operations: usize, limit: usize },
+}
+
+impl HttpError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest(_) | Self::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::BatchTooLarge { .. } => "BATCH_TOO_LARGE",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::MethodNotAllowed => {
+                "GraphQL runs over POST with a JSON body; GET /graphql serves GraphiQL only"
+                    .to_owned()
+            }
+            Self::UnsupportedMediaType => {
+                "the body must be sent with content-type application/json".to_owned()
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("the body is larger than {limit} bytes")
+            }
+            Self::BadRequest(message) => message.clone(),
+            Self::BatchTooLarge { operations, limit } => {
+                format!("a batch holds from 1 to {limit} operations; this one holds {operations}")
+            }
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{ "message": self.message(), "extensions": { "code": self.code() } }]
+        });
+        let mut response = (self.status(), Json(body)).into_response();
+        if self == Self::MethodNotAllowed {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        response
+    }
+}
+
+/// Sets `extensions.code` on each error that has none yet.
+pub fn with_default_code(
+    mut errors: Vec<async_graphql::ServerError>,
+    code: &'static str,
+) -> Vec<async_graphql::ServerError> {
+    for error in &mut errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", code);
+        }
+    }
+    errors
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@
 //!
 //! Limits: `limit` arguments are at most [`MAX_LIMIT`]; a larger one is refused with code
 //! `LIMIT_TOO_LARGE` (not clamped, so a client never mistakes a short page for the end of the
-//! data). Each query is held to a depth of [`MAX_DEPTH`] and a complexity of
-//! [`MAX_COMPLEXITY`], where a list field costs `limit` times its selection.
+//! data). Each document is held to [`MAX_SELECTIONS`] selections (fragments expanded,
+//! `__typename` included; see [`limits`]), a depth of [`MAX_DEPTH`], a complexity of
+//! [`MAX_COMPLEXITY`] (a list field costs `limit` times its selection), a nesting of
+//! [`MAX_RECURSIVE_DEPTH`] and [`MAX_DIRECTIVES`] directives per field. The HTTP side (POST
+//! and JSON only, body size, batches) is in [`http`].
 
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, InputValueError, InputValueResult, Json,
@@ -20,7 +23,17 @@ use eventstore::{EventStore, Filter, RecordedEvent, StoreError, StreamId};
 use futures::TryStreamExt;
 use uuid::Uuid;
 
+use crate::auth::{RequireRole, Role};
+use crate::config::GraphqlSettings;
 use crate::error::{ApiError, LIMIT_TOO_LARGE};
+
+pub mod graphiql;
+pub mod http;
+pub mod limits;
+
+/// Who may read the raw event log (`stream`, `events`). Not declarants: the log holds every
+/// organisation's events, and it is not filtered by organisation (yet).
+pub const LOG_READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Admin, Role::Integrator];
 
 /// Most events one `stream` or `events` field returns.
 pub const MAX_LIMIT: i32 = 1000;
@@ -30,16 +43,37 @@ pub const MAX_DEPTH: usize = 16;
 /// Highest query complexity accepted: one full page of [`MAX_LIMIT`] events with every field
 /// (about 13,000), with room for a few small fields beside it.
 pub const MAX_COMPLEXITY: usize = 15_000;
+/// Most selections in one document, counted with fragments expanded and `__typename`
+/// included. GraphiQL's introspection query expands to about 200.
+pub const MAX_SELECTIONS: usize = 1_000;
+/// Deepest nesting of selection sets and fragments the parser and the checks before validation
+/// accept (async-graphql's default; [`MAX_DEPTH`] is the tighter limit on fields).
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+/// Most directives on one field.
+pub const MAX_DIRECTIVES: usize = 4;
 
 pub type AduanaSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-/// Builds the schema, serving the given store.
-pub fn schema(store: EventStore) -> AduanaSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+/// Builds the schema, serving the given store. With introspection off, `__schema` and `__type`
+/// answer null and error messages suggest no field names.
+pub fn schema(store: EventStore, settings: GraphqlSettings) -> AduanaSchema {
+    let builder = Schema::build(Query, EmptyMutation, EmptySubscription)
         .data(store)
+        .extension(limits::DocumentLimits {
+            max_selections: MAX_SELECTIONS,
+        })
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(MAX_DIRECTIVES);
+    if settings.introspection {
+        builder.finish()
+    } else {
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
+    }
 }
 
 /// The schema in GraphQL SDL (no store needed).
@@ -102,13 +136,17 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// What this server runs and how far the log goes.
+    /// What this server runs and how far the log goes. Public.
     async fn server_info(&self) -> ServerInfo {
         ServerInfo
     }
 
     /// The events of one stream, in version order (or reverse order with `BACKWARD`).
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
+    /// Officers, auditors, admins and integrators only.
+    #[graphql(
+        complexity = "page_cost(limit, child_complexity)",
+        guard = "RequireRole(LOG_READERS)"
+    )]
     async fn stream(
         &self,
         ctx: &Context<'_>,
@@ -136,7 +174,11 @@ impl Query {
     }
 
     /// The global log after a position, optionally only some categories and event types.
-    #[graphql(complexity = "page_cost(limit, child_complexity)")]
+    /// Officers, auditors, admins and integrators only.
+    #[graphql(
+        complexity = "page_cost(limit, child_complexity)",
+        guard = "RequireRole(LOG_READERS)"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -1,10 +1,11 @@
-//! The edge of aduana: the HTTP server with its GraphQL API, and the `aduana` command line
-//! (serve, verify, bench, schema).
+//! The edge of aduana: the HTTP server with its GraphQL API, who may call it (bearer tokens),
+//! and the `aduana` command line (serve, token, verify, bench, schema).
 //!
 //! Invariant: api holds no business rules and no SQL. It translates requests into calls on the
 //! lower crates, and their errors into stable codes; internal details go to the logs, never to
 //! the caller, and database passwords are never printed.
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -1,4 +1,4 @@
-//! The HTTP server: health checks, GraphQL and GraphiQL, graceful shutdown.
+//! The HTTP server: health checks, GraphQL and GraphiQL with its assets, graceful shutdown.
 //!
 //! [`router`] builds the whole service from an [`AppState`], so tests drive it without a socket;
 //! [`App`] binds the listener first (port 0 works) and then serves until a shutdown signal.
@@ -8,21 +8,22 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::GraphQLResponse;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use eventstore::EventStore;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::graphql::{self, AduanaSchema};
+use crate::auth::TokenKeys;
+use crate::config::GraphqlSettings;
+use crate::graphql::{self, AduanaSchema, graphiql};
 
-/// Largest request body accepted (a GraphQL query and its variables).
+/// Largest request body accepted by routes other than `/graphql` (which reads its body itself,
+/// up to [`graphql::http::MAX_BODY_BYTES`]).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every request handler shares. Cheap to clone.
@@ -30,6 +31,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppState {
     store: EventStore,
     schema: AduanaSchema,
+    tokens: TokenKeys,
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,15 +43,30 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(store: EventStore) -> Self {
+    /// The state with default GraphQL settings (introspection on); `tokens` checks bearer
+    /// tokens.
+    pub fn new(store: EventStore, tokens: TokenKeys) -> Self {
+        Self::with_settings(store, tokens, GraphqlSettings::default())
+    }
+
+    pub fn with_settings(store: EventStore, tokens: TokenKeys, settings: GraphqlSettings) -> Self {
         Self {
-            schema: graphql::schema(store.clone()),
+            schema: graphql::schema(store.clone(), settings),
             store,
+            tokens,
         }
+    }
+
+    pub fn tokens(&self) -> &TokenKeys {
+        &self.tokens
     }
 
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+
+    pub fn schema(&self) -> &AduanaSchema {
+        &self.schema
     }
 }
 
@@ -58,7 +75,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/graphql", get(graphiql).post(graphql_post))
+        .route(
+            "/graphql",
+            get(graphql::http::get).post(graphql::http::post),
+        )
+        .route("/assets/{version}/{file}", get(graphiql::asset))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -87,19 +108,7 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Runs one GraphQL request (batches are not accepted, so the limits hold per request).
-async fn graphql_post(
-    State(state): State<AppState>,
-    Json(request): Json<async_graphql::Request>,
-) -> GraphQLResponse {
-    state.schema.execute(request).await.into()
-}
-
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
-}
-
-/// Logs each request with its status and duration; probes only at debug level.
+/// Logs each request with its status and duration; probes and assets only at debug level.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -107,7 +116,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if path == "/health" || path == "/ready" {
+    if path == "/health" || path == "/ready" || path.starts_with("/assets/") {
         tracing::debug!(%method, %path, status, elapsed_ms, "request");
     } else {
         tracing::info!(%method, %path, status, elapsed_ms, "request");
@@ -124,12 +133,9 @@ pub struct App {
 
 impl App {
     /// Binds `addr` (port 0 picks a free port; see [`App::local_addr`]).
-    pub async fn bind(addr: SocketAddr, store: EventStore) -> io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, state: AppState) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
-            listener,
-            state: AppState::new(store),
-        })
+        Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -3,80 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use api::{App, AppState, StoreArgs, router};
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use eventstore::{EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
+mod common;
+
+use api::auth::Role;
+use api::{App, AppState, StoreArgs};
+use axum::http::StatusCode;
+use common::{TestApp, keys};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
-use uuid::Uuid;
-
-struct TestApp {
-    store: EventStore,
-    _dir: tempfile::TempDir,
-}
-
-impl TestApp {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StoreArgs::in_dir(dir.path()).open().await.unwrap();
-        Self { store, _dir: dir }
-    }
-
-    /// A store holding three events in `declaration-1` (positions 1, 2, 3).
-    async fn with_three_events() -> Self {
-        let app = Self::new().await;
-        let stream = StreamId::parse("declaration-1").unwrap();
-        let correlation = Uuid::new_v4();
-        let events = ["DeclarationFiled", "ItemDeclared", "DeclarationAccepted"]
-            .iter()
-            .enumerate()
-            .map(|(i, event_type)| {
-                NewEvent::new(*event_type, json!({ "step": i + 1 })).with_metadata(EventMetadata {
-                    correlation_id: Some(correlation),
-                    causation_id: None,
-                    actor: Some("declarant/ACME".into()),
-                })
-            })
-            .collect();
-        app.store
-            .append(&stream, ExpectedVersion::NoStream, events)
-            .await
-            .unwrap();
-        app
-    }
-
-    async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        let request = Request::get(uri).body(Body::empty()).unwrap();
-        self.send(request).await
-    }
-
-    async fn graphql(&self, query: &str) -> Value {
-        let body = json!({ "query": query }).to_string();
-        let request = Request::post("/graphql")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap();
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = router(AppState::new(self.store.clone()))
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, body)
-    }
-}
 
 const EVENT_FIELDS: &str = "eventId position streamId streamVersion eventType schemaVersion \
      payload correlationId causationId actor recordedAt hash";
@@ -137,9 +71,10 @@ async fn server_info_names_the_backend_and_the_head_position() {
 async fn a_stream_is_read_in_order_and_backward() {
     let app = TestApp::with_three_events().await;
     let body = app
-        .graphql(&format!(
-            r#"{{ stream(id: "declaration-1") {{ {EVENT_FIELDS} }} }}"#
-        ))
+        .graphql_as(
+            Role::Officer,
+            &format!(r#"{{ stream(id: "declaration-1") {{ {EVENT_FIELDS} }} }}"#),
+        )
         .await;
     let events = body["data"]["stream"].as_array().unwrap();
     let versions: Vec<_> = events.iter().map(|e| e["streamVersion"].clone()).collect();
@@ -159,7 +94,8 @@ async fn a_stream_is_read_in_order_and_backward() {
     assert_eq!(recorded_at.offset().local_minus_utc(), 0);
 
     let body = app
-        .graphql(
+        .graphql_as(
+            Role::Officer,
             r#"{ stream(id: "declaration-1", direction: BACKWARD) { streamVersion eventType } }"#,
         )
         .await;
@@ -173,7 +109,10 @@ async fn a_stream_is_read_in_order_and_backward() {
     );
 
     let body = app
-        .graphql(r#"{ stream(id: "declaration-1", fromVersion: 2, limit: 1) { streamVersion } }"#)
+        .graphql_as(
+            Role::Officer,
+            r#"{ stream(id: "declaration-1", fromVersion: 2, limit: 1) { streamVersion } }"#,
+        )
         .await;
     assert_eq!(body["data"]["stream"], json!([{ "streamVersion": 2 }]));
 }
@@ -182,7 +121,10 @@ async fn a_stream_is_read_in_order_and_backward() {
 async fn events_after_a_position_come_with_the_position_to_resume_from() {
     let app = TestApp::with_three_events().await;
     let body = app
-        .graphql("{ events(after: 1) { events { position } nextAfter } }")
+        .graphql_as(
+            Role::Officer,
+            "{ events(after: 1) { events { position } nextAfter } }",
+        )
         .await;
     assert_eq!(
         body["data"]["events"],
@@ -190,7 +132,7 @@ async fn events_after_a_position_come_with_the_position_to_resume_from() {
     );
 
     let body = app
-        .graphql(r#"{ events(types: ["ItemDeclared"], categories: ["declaration"]) { events { position } nextAfter } }"#)
+        .graphql_as(Role::Officer, r#"{ events(types: ["ItemDeclared"], categories: ["declaration"]) { events { position } nextAfter } }"#)
         .await;
     assert_eq!(
         body["data"]["events"],
@@ -198,7 +140,10 @@ async fn events_after_a_position_come_with_the_position_to_resume_from() {
     );
 
     let body = app
-        .graphql(r#"{ events(after: "3") { events { position } nextAfter } }"#)
+        .graphql_as(
+            Role::Officer,
+            r#"{ events(after: "3") { events { position } nextAfter } }"#,
+        )
         .await;
     assert_eq!(
         body["data"]["events"],
@@ -210,7 +155,10 @@ async fn events_after_a_position_come_with_the_position_to_resume_from() {
 async fn an_invalid_stream_id_is_a_coded_error_naming_the_argument() {
     let app = TestApp::new().await;
     let body = app
-        .graphql(r#"{ stream(id: "Not a stream!") { eventId } }"#)
+        .graphql_as(
+            Role::Officer,
+            r#"{ stream(id: "Not a stream!") { eventId } }"#,
+        )
         .await;
     let error = &body["errors"][0];
     assert_eq!(error["extensions"]["code"], "INVALID_STREAM_ID");
@@ -227,7 +175,10 @@ async fn an_invalid_stream_id_is_a_coded_error_naming_the_argument() {
 async fn a_limit_above_1000_is_refused() {
     let app = TestApp::new().await;
     let body = app
-        .graphql(r#"{ stream(id: "declaration-1", limit: 1001) { eventId } }"#)
+        .graphql_as(
+            Role::Officer,
+            r#"{ stream(id: "declaration-1", limit: 1001) { eventId } }"#,
+        )
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_TOO_LARGE");
     assert_eq!(body["errors"][0]["extensions"]["field"], "limit");
@@ -237,14 +188,14 @@ async fn a_limit_above_1000_is_refused() {
 async fn a_full_page_with_every_field_fits_the_complexity_limit_but_two_do_not() {
     let app = TestApp::with_three_events().await;
     let one = format!("{{ events(limit: 1000) {{ events {{ {EVENT_FIELDS} }} nextAfter }} }}");
-    let body = app.graphql(&one).await;
+    let body = app.graphql_as(Role::Officer, &one).await;
     assert!(body.get("errors").is_none(), "{body}");
 
     let two = format!(
         "{{ a: events(limit: 1000) {{ events {{ {EVENT_FIELDS} }} }} \
          b: stream(id: \"declaration-1\", limit: 1000) {{ {EVENT_FIELDS} }} }}"
     );
-    let body = app.graphql(&two).await;
+    let body = app.graphql_as(Role::Officer, &two).await;
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("complex"), "{body}");
 }
@@ -269,7 +220,7 @@ async fn the_graphiql_introspection_query_fits_the_depth_limit() {
 async fn app_binds_port_zero_and_serves_until_shut_down() {
     let dir = tempfile::tempdir().unwrap();
     let store = StoreArgs::in_dir(dir.path()).open().await.unwrap();
-    let app = App::bind("127.0.0.1:0".parse().unwrap(), store)
+    let app = App::bind("127.0.0.1:0".parse().unwrap(), AppState::new(store, keys()))
         .await
         .unwrap();
     let addr = app.local_addr().unwrap();

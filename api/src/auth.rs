@@ -1,0 +1,254 @@
+//! Who is calling: principals, their roles, and the checks GraphQL fields make.
+//!
+//! A caller proves who it is with `Authorization: Bearer <token>`, a token this server signed
+//! ([`token`], with the key of [`key`]). A request without the header is anonymous: it reaches
+//! public fields (`serverInfo`) and is refused with `UNAUTHENTICATED` by the others. A header
+//! that is not a valid, unexpired bearer token refuses the whole request with 401
+//! `INVALID_TOKEN`, before its body is read: a bad token never falls back to anonymous.
+//!
+//! The [`Principal`] goes into the GraphQL request data; fields declare who may resolve them
+//! with [`RequireRole`].
+
+use std::fmt;
+
+use async_graphql::{Context, Guard};
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+pub mod key;
+pub mod token;
+
+pub use key::SigningKey;
+pub use token::{TokenError, TokenKeys};
+
+/// What a principal may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A trader, or a broker acting for listed importers: files and follows its organisation's
+    /// declarations.
+    Declarant,
+    /// A customs officer: reviews, inspects, accepts or refuses declarations.
+    Officer,
+    /// Reads everything, changes nothing: replays histories and recomputes assessments.
+    Auditor,
+    /// Runs the system: reference data, rules, accounts.
+    Admin,
+    /// A machine client of another system (a port community system, a bank).
+    Integrator,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Declarant,
+        Role::Officer,
+        Role::Auditor,
+        Role::Admin,
+        Role::Integrator,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declarant => "declarant",
+            Self::Officer => "officer",
+            Self::Auditor => "auditor",
+            Self::Admin => "admin",
+            Self::Integrator => "integrator",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An authenticated caller. Built only through [`Principal::new`], so a declarant always has an
+/// organisation and a subject is never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    subject: String,
+    role: Role,
+    organisation: Option<String>,
+    expires_at: DateTime<Utc>,
+}
+
+/// Why a principal cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalError {
+    #[error("the subject must be 1 to 200 printable characters")]
+    InvalidSubject,
+    #[error("the organisation must be 1 to 200 printable characters")]
+    InvalidOrganisation,
+    #[error("a declarant acts for an organisation: give one")]
+    DeclarantWithoutOrganisation,
+}
+
+impl Principal {
+    pub fn new(
+        subject: impl Into<String>,
+        role: Role,
+        organisation: Option<String>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Self, PrincipalError> {
+        let subject = subject.into();
+        if !is_name(&subject) {
+            return Err(PrincipalError::InvalidSubject);
+        }
+        if organisation.as_deref().is_some_and(|org| !is_name(org)) {
+            return Err(PrincipalError::InvalidOrganisation);
+        }
+        if role == Role::Declarant && organisation.is_none() {
+            return Err(PrincipalError::DeclarantWithoutOrganisation);
+        }
+        Ok(Self {
+            subject,
+            role,
+            organisation,
+            expires_at,
+        })
+    }
+
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn organisation(&self) -> Option<&str> {
+        self.organisation.as_deref()
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+
+    /// How events record this principal as their actor, e.g. `declarant/alice@ACME`.
+    pub fn actor(&self) -> String {
+        match &self.organisation {
+            Some(org) => format!("{}/{}@{org}", self.role, self.subject),
+            None => format!("{}/{}", self.role, self.subject),
+        }
+    }
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && text.chars().count() <= 200 && !text.chars().any(char::is_control)
+}
+
+/// A field guard: the caller must be authenticated and hold one of `roles`.
+///
+/// Anonymous callers get `UNAUTHENTICATED`, others `FORBIDDEN`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequireRole(pub &'static [Role]);
+
+impl Guard for RequireRole {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let principal = ctx
+            .data_opt::<Principal>()
+            .ok_or(ApiError::Unauthenticated)?;
+        if self.0.contains(&principal.role()) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                role: principal.role(),
+            }
+            .into())
+        }
+    }
+}
+
+/// The principal of a request, from its `Authorization` header: `Ok(None)` without one.
+pub fn authenticate(
+    headers: &HeaderMap,
+    keys: &TokenKeys,
+) -> Result<Option<Principal>, InvalidToken> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or(InvalidToken(TokenError::Malformed))?;
+    keys.verify(token).map(Some).map_err(InvalidToken)
+}
+
+/// A request refused for its token: 401 with code `INVALID_TOKEN`.
+#[derive(Debug)]
+pub struct InvalidToken(pub TokenError);
+
+impl IntoResponse for InvalidToken {
+    fn into_response(self) -> Response {
+        let message = match self.0 {
+            TokenError::Expired => "the bearer token has expired",
+            _ => "the Authorization header does not hold a valid bearer token",
+        };
+        let body = serde_json::json!({
+            "errors": [{ "message": message, "extensions": { "code": "INVALID_TOKEN" } }]
+        });
+        let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn later() -> DateTime<Utc> {
+        DateTime::from_timestamp(4_000_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_declarant_must_name_its_organisation() {
+        assert_eq!(
+            Principal::new("alice", Role::Declarant, None, later()),
+            Err(PrincipalError::DeclarantWithoutOrganisation)
+        );
+        let alice = Principal::new("alice", Role::Declarant, Some("ACME".into()), later()).unwrap();
+        assert_eq!(alice.actor(), "declarant/alice@ACME");
+        let bob = Principal::new("bob", Role::Officer, None, later()).unwrap();
+        assert_eq!(bob.actor(), "officer/bob");
+    }
+
+    #[test]
+    fn empty_or_control_character_names_are_refused() {
+        assert_eq!(
+            Principal::new("", Role::Officer, None, later()),
+            Err(PrincipalError::InvalidSubject)
+        );
+        assert_eq!(
+            Principal::new("a\nb", Role::Officer, None, later()),
+            Err(PrincipalError::InvalidSubject)
+        );
+        assert_eq!(
+            Principal::new("a", Role::Officer, Some(String::new()), later()),
+            Err(PrincipalError::InvalidOrganisation)
+        );
+    }
+
+    #[test]
+    fn roles_are_written_in_lowercase() {
+        for role in Role::ALL {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{role}\""));
+        }
+    }
+}
