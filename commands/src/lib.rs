@@ -2,4 +2,7 @@
 //! the expected version, retry on conflict.
 //!
 //! Invariant: commands change state only by appending events through `eventstore`; they never
-//! write read models. The first command handlers arrive with issue 3.
+//! write read models, and they hand the domain everything it needs (time, ids, reference data)
+//! so the domain stays pure.
+
+pub mod reference;
