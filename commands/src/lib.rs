@@ -5,4 +5,5 @@
 //! write read models, and they hand the domain everything it needs (time, ids, reference data)
 //! so the domain stays pure.
 
+pub mod declaration;
 pub mod reference;
