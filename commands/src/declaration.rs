@@ -142,7 +142,21 @@ impl DeclarationService {
 
     /// Files a declaration. The declarant files for its own organisation; an admin may file
     /// for any declarant (loading historical data).
-    pub async fn file(&self, caller: &Caller, filing: RawFiling) -> Result<Outcome, CommandError> {
+    pub async fn file(
+        &self,
+        caller: &Caller,
+        mut filing: RawFiling,
+    ) -> Result<Outcome, CommandError> {
+        // A declarant that leaves the declarant out files as itself.
+        if caller.role == Role::Declarant
+            && filing
+                .header
+                .declarant
+                .as_deref()
+                .is_none_or(|d| d.trim().is_empty())
+        {
+            filing.header.declarant = caller.organisation.clone();
+        }
         let named = filing.header.declarant.as_deref().map(str::trim);
         match caller.role {
             Role::Declarant => {
@@ -333,7 +347,7 @@ impl DeclarationService {
         if version == 0 {
             return Err(CommandError::NotFound(id));
         }
-        authorise(caller, &state, &stored, Access::Read)?;
+        authorise(caller, id, &state, &stored, Access::Read)?;
         Ok(self.outcome(id, version, state, &stored, false))
     }
 
@@ -348,7 +362,7 @@ impl DeclarationService {
         if version == 0 {
             return Err(CommandError::NotFound(id));
         }
-        authorise(caller, &state, &stored, access)?;
+        authorise(caller, id, &state, &stored, access)?;
         let command = command(&state);
         self.decide_and_append(id, state, version, stored, command, None)
             .await
@@ -486,6 +500,7 @@ enum Access {
 
 fn authorise(
     caller: &Caller,
+    id: Uuid,
     state: &Declaration,
     stored: &[(DeclarationEvent, EventMetadata)],
     access: Access,
@@ -505,7 +520,7 @@ fn authorise(
         Ok(())
     } else if caller.role == Role::Declarant && !own {
         // A declarant learns nothing about other organisations' declarations.
-        Err(CommandError::NotFound(state.id.unwrap_or_default()))
+        Err(CommandError::NotFound(id))
     } else {
         Err(CommandError::Forbidden("this role may not do that"))
     }

@@ -239,6 +239,14 @@ async fn organisation_isolation(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(withdrawn.state.status, Status::Withdrawn);
+
+    // A filing that leaves the declarant out is filed for the caller's organisation.
+    let mut anonymous = filing("ACME", "LRN-6", "US");
+    anonymous.header.declarant = None;
+    let filed = service.file(&declarant("ACME"), anonymous).await.unwrap();
+    assert_eq!(filed.state.status, Status::Accepted);
+    let header = &filed.state.data.as_ref().unwrap().header;
+    assert_eq!(header.declarant.to_string(), "ACME");
     db.finish(store).await;
 }
 
