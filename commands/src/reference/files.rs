@@ -11,6 +11,7 @@ use domain::reference::{
     DutyRate, ExchangeRate, ExchangeRatePublished, PreferentialRate, ReferenceEvent, TariffLine,
     TariffLinePublished, UnitCodesPublished,
 };
+use domain::risk::{RiskRulesPublished, RuleSet};
 use serde::Deserialize;
 
 /// One problem in one row of one file.
@@ -42,6 +43,7 @@ pub struct ReferenceFiles {
     units: BTreeSet<UnitCode>,
     /// Tariff lines given whole (JSON), preferences included.
     lines: Vec<TariffLine>,
+    rules: Vec<RuleSet>,
     errors: Vec<RowError>,
 }
 
@@ -73,6 +75,9 @@ struct JsonFile {
     exchange_rates: Vec<ExchangeRate>,
     #[serde(default)]
     units: Vec<UnitCode>,
+    /// A risk rule set (see domain::risk::RuleSet for its shape).
+    #[serde(default)]
+    risk_rules: Option<RuleSet>,
 }
 
 /// A CSV row: column name → value.
@@ -91,6 +96,7 @@ impl ReferenceFiles {
                     self.lines.extend(file.tariff_lines);
                     self.rates.extend(file.exchange_rates);
                     self.units.extend(file.units);
+                    self.rules.extend(file.risk_rules);
                 }
                 Err(e) => self.error(name, e.line() as u64, None, e.to_string()),
             }
@@ -188,6 +194,11 @@ impl ReferenceFiles {
             self.rates
                 .into_iter()
                 .map(|r| ReferenceEvent::ExchangeRatePublished(ExchangeRatePublished(r))),
+        );
+        events.extend(
+            std::mem::take(&mut self.rules)
+                .into_iter()
+                .map(|r| ReferenceEvent::RiskRulesPublished(RiskRulesPublished(r))),
         );
         if !self.units.is_empty() {
             match UnitCodesPublished::new(self.units) {

@@ -7,7 +7,7 @@
 
 mod files;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use domain::DomainEvent;
@@ -90,39 +90,54 @@ fn unreachable_stream() -> StreamId {
     StreamId::parse("reference-invalid").unwrap_or_else(|e| panic!("static stream id: {e}"))
 }
 
-/// Appends the events the store does not hold yet, one atomic append per stream.
+/// Appends the records whose current published value differs from the file's, one atomic
+/// append per stream. A record is identified by its stream and key (a tariff line or rate by its
+/// start date, the unit list and a rule set version as one record each): re-importing the same
+/// data writes nothing, and publishing an older value again after a correction writes it again.
 pub async fn import(
     store: &EventStore,
     events: Vec<ReferenceEvent>,
     actor: &str,
 ) -> Result<ImportReport, ImportError> {
     let records = events.len();
-    let mut held: HashMap<String, (u64, HashSet<Uuid>)> = HashMap::new();
+    // The latest published value of each record, and its event id.
+    let mut current: HashMap<(String, String), (Uuid, serde_json::Value)> = HashMap::new();
+    let mut versions: HashMap<String, u64> = HashMap::new();
     let mut stored = std::pin::pin!(store.read_all(0, Filter::categories(CATEGORIES), usize::MAX));
     while let Some(event) = stored.try_next().await? {
-        let entry = held.entry(event.stream_id.clone()).or_default();
-        entry.0 = event.stream_version;
-        entry.1.insert(event.event_id);
+        versions.insert(event.stream_id.clone(), event.stream_version);
+        let Ok(decoded) =
+            ReferenceEvent::decode(&event.event_type, event.schema_version, &event.payload)
+        else {
+            continue;
+        };
+        let payload = serde_json::from_str(&event.payload)?;
+        current.insert(
+            (event.stream_id.clone(), record_key(&decoded)),
+            (event.event_id, payload),
+        );
     }
 
     let correlation = Uuid::now_v7();
     let mut by_stream: HashMap<StreamId, Vec<NewEvent>> = HashMap::new();
     let mut already_present = 0;
-    let mut seen = HashSet::new();
     for event in events {
         let payload = event.payload()?;
-        let id = Uuid::new_v5(
-            &EVENT_ID_NAMESPACE,
-            format!("{}\n{}", event.event_type(), payload).as_bytes(),
-        );
         let stream = stream_of(&event);
-        let present = held
-            .get(stream.as_str())
-            .is_some_and(|(_, ids)| ids.contains(&id));
-        if present || !seen.insert(id) {
+        let key = (stream.to_string(), record_key(&event));
+        let previous = current.get(&key);
+        if previous.is_some_and(|(_, value)| *value == payload) {
             already_present += 1;
             continue;
         }
+        // The id covers the value and what it replaces: unique per publication, and the same
+        // when an interrupted import is run again.
+        let after = previous.map_or_else(String::new, |(id, _)| id.to_string());
+        let id = Uuid::new_v5(
+            &EVENT_ID_NAMESPACE,
+            format!("{}\n{}\n{}", event.event_type(), payload, after).as_bytes(),
+        );
+        current.insert(key, (id, payload.clone()));
         by_stream.entry(stream).or_default().push(
             NewEvent::new(event.event_type(), payload)
                 .with_id(id)
@@ -137,32 +152,20 @@ pub async fn import(
 
     let streams = by_stream.len();
     let written = by_stream.values().map(Vec::len).sum();
-    let appends = by_stream.into_iter().flat_map(|(stream, events)| {
-        let version = held.get(stream.as_str()).map_or(0, |(v, _)| *v);
-        // Keep each append under the store's per-append limit.
-        let mut first = version;
-        let chunks: Vec<Vec<NewEvent>> = events.chunks(500).map(<[NewEvent]>::to_vec).collect();
-        chunks
-            .into_iter()
-            .map(move |chunk| {
-                let expected = ExpectedVersion::Exact(first);
-                first += chunk.len() as u64;
-                (stream.clone(), expected, chunk)
-            })
-            .collect::<Vec<_>>()
-    });
-    // Streams are independent: append them concurrently (group commit batches them), but the
-    // chunks of one stream in order.
-    let mut grouped: HashMap<StreamId, Vec<(ExpectedVersion, Vec<NewEvent>)>> = HashMap::new();
-    for (stream, expected, chunk) in appends {
-        grouped.entry(stream).or_default().push((expected, chunk));
-    }
-    futures::stream::iter(grouped)
-        .map(|(stream, chunks)| async move {
-            for (expected, chunk) in chunks {
-                store.append(&stream, expected, chunk).await?;
+    // Streams are independent: append them concurrently (group commit batches them); each
+    // stream's chunks in order, each chunk within the store's per-append limit.
+    futures::stream::iter(by_stream)
+        .map(|(stream, events)| {
+            let mut version = versions.get(stream.as_str()).copied().unwrap_or(0);
+            async move {
+                for chunk in events.chunks(500) {
+                    store
+                        .append(&stream, ExpectedVersion::Exact(version), chunk.to_vec())
+                        .await?;
+                    version += chunk.len() as u64;
+                }
+                Ok::<_, StoreError>(())
             }
-            Ok::<_, StoreError>(())
         })
         .buffer_unordered(64)
         .try_collect::<Vec<_>>()
@@ -173,6 +176,16 @@ pub async fn import(
         already_present,
         streams,
     })
+}
+
+/// What identifies a record within its stream.
+fn record_key(event: &ReferenceEvent) -> String {
+    match event {
+        ReferenceEvent::TariffLinePublished(e) => e.0.valid_from.to_string(),
+        ReferenceEvent::ExchangeRatePublished(e) => e.0.valid_from.to_string(),
+        ReferenceEvent::UnitCodesPublished(_) => String::new(),
+        ReferenceEvent::RiskRulesPublished(e) => e.0.version().to_string(),
+    }
 }
 
 /// The reference data in force, folded from the reference streams and kept current.
@@ -234,6 +247,7 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use domain::codes::{CurrencyCode, HsCode, UnitCode};
+    use std::collections::HashSet;
 
     #[test]
     fn the_sample_reference_data_loads_and_answers_lookups() {
