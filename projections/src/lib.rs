@@ -4,9 +4,17 @@
 //! Invariant: a read model is derived only from events (it can always be rebuilt from position
 //! 0), and a projection's writes commit in the same transaction as its checkpoint, so every
 //! event takes effect exactly once, whatever crashes.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `runner` | [`Runner`]: catch-up, live following, checkpoints, retries, rebuilds |
+//! | `read_models` | [`ReadModels`]: the pool on the event store's database, read-model migrations |
+//! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
 
+pub mod declarations;
 mod read_models;
 mod runner;
 
+pub use declarations::DeclarationsProjection;
 pub use read_models::{Backend, ReadModels};
 pub use runner::{Projection, ProjectionError, Runner, State, Status};
