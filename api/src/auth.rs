@@ -16,6 +16,8 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use commands::declaration::Caller;
+use domain::codes::Actor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -70,13 +72,15 @@ impl fmt::Display for Role {
 }
 
 /// An authenticated caller. Built only through [`Principal::new`], so a declarant always has an
-/// organisation and a subject is never empty.
+/// organisation, a subject is never empty, and the principal always has an [`Actor`] to record
+/// on the events it causes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     subject: String,
     role: Role,
     organisation: Option<String>,
     expires_at: DateTime<Utc>,
+    actor: Actor,
 }
 
 /// Why a principal cannot be built.
@@ -88,6 +92,8 @@ pub enum PrincipalError {
     InvalidOrganisation,
     #[error("a declarant acts for an organisation: give one")]
     DeclarantWithoutOrganisation,
+    #[error("role, subject and organisation together must fit in 200 characters")]
+    ActorTooLong,
 }
 
 impl Principal {
@@ -107,11 +113,17 @@ impl Principal {
         if role == Role::Declarant && organisation.is_none() {
             return Err(PrincipalError::DeclarantWithoutOrganisation);
         }
+        let actor = match &organisation {
+            Some(org) => format!("{role}/{subject}@{org}"),
+            None => format!("{role}/{subject}"),
+        };
+        let actor = Actor::parse(&actor).map_err(|_| PrincipalError::ActorTooLong)?;
         Ok(Self {
             subject,
             role,
             organisation,
             expires_at,
+            actor,
         })
     }
 
@@ -131,13 +143,37 @@ impl Principal {
         self.expires_at
     }
 
-    /// How events record this principal as their actor, e.g. `declarant/alice@ACME`.
-    pub fn actor(&self) -> String {
-        match &self.organisation {
-            Some(org) => format!("{}/{}@{org}", self.role, self.subject),
-            None => format!("{}/{}", self.role, self.subject),
+    /// How events record this principal as their actor: `<role>/<subject>`, followed by
+    /// `@<organisation>` when it has one, e.g. `declarant/alice@ACME` or `officer/bob`.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The principal as the command layer knows it: role, organisation and actor.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            role: self.role.into(),
+            organisation: self.organisation.clone(),
+            actor: self.actor.clone(),
         }
     }
+}
+
+impl From<Role> for commands::declaration::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Declarant => Self::Declarant,
+            Role::Officer => Self::Officer,
+            Role::Auditor => Self::Auditor,
+            Role::Admin => Self::Admin,
+            Role::Integrator => Self::Integrator,
+        }
+    }
+}
+
+/// The caller of a field that needs one: the request's principal, or `UNAUTHENTICATED`.
+pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    ctx.data_opt::<Principal>().ok_or(ApiError::Unauthenticated)
 }
 
 fn is_name(text: &str) -> bool {
@@ -152,9 +188,7 @@ pub struct RequireRole(pub &'static [Role]);
 
 impl Guard for RequireRole {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let principal = ctx
-            .data_opt::<Principal>()
-            .ok_or(ApiError::Unauthenticated)?;
+        let principal = principal(ctx)?;
         if self.0.contains(&principal.role()) {
             Ok(())
         } else {
@@ -223,9 +257,35 @@ mod tests {
             Err(PrincipalError::DeclarantWithoutOrganisation)
         );
         let alice = Principal::new("alice", Role::Declarant, Some("ACME".into()), later()).unwrap();
-        assert_eq!(alice.actor(), "declarant/alice@ACME");
+        assert_eq!(alice.actor().as_str(), "declarant/alice@ACME");
         let bob = Principal::new("bob", Role::Officer, None, later()).unwrap();
-        assert_eq!(bob.actor(), "officer/bob");
+        assert_eq!(bob.actor().as_str(), "officer/bob");
+    }
+
+    #[test]
+    fn a_principal_calls_commands_with_its_role_organisation_and_actor() {
+        let alice = Principal::new("alice", Role::Declarant, Some("ACME".into()), later()).unwrap();
+        let caller = alice.caller();
+        assert_eq!(caller.role, commands::declaration::Role::Declarant);
+        assert_eq!(caller.organisation.as_deref(), Some("ACME"));
+        assert_eq!(caller.actor.as_str(), "declarant/alice@ACME");
+        for role in Role::ALL {
+            let org = (role == Role::Declarant).then(|| "ACME".to_owned());
+            let principal = Principal::new("x", role, org, later()).unwrap();
+            assert_eq!(
+                format!("{:?}", principal.caller().role).to_lowercase(),
+                role.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_principal_whose_actor_would_not_fit_is_refused() {
+        let long = "a".repeat(150);
+        assert_eq!(
+            Principal::new(long.clone(), Role::Declarant, Some(long), later()),
+            Err(PrincipalError::ActorTooLong)
+        );
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! The `aduana` command line: its commands, their flags and environment variables, and what
-//! each command runs. Command output (JSON, SDL) goes to stdout; logs go to stderr.
+//! each command runs. Command output (JSON, SDL) goes to stdout; logs and row errors go to
+//! stderr.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use commands::reference::ImportError;
 use serde::Serialize;
 
 use crate::auth::key::{self, SigningKey};
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
 use crate::config::{GraphqlSettings, StoreArgs};
+use crate::reference::{self, FileImportError};
 use crate::server::{App, AppState};
 use crate::telemetry::LogFormat;
 use crate::{graphql, verify};
@@ -43,6 +47,9 @@ pub enum Command {
     /// <data-dir>/signing.key, created on first use).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Reference data: tariff lines, preferences, exchange rates, unit codes.
+    #[command(subcommand)]
+    Reference(ReferenceCommand),
     /// Walk the hash chains; print a JSON report; exit 2 when a link is broken.
     Verify(VerifyArgs),
     /// Measure the event store.
@@ -84,6 +91,28 @@ pub struct TokenIssueArgs {
     /// How long the token is valid: a number and s, m, h or d (at most 366d).
     #[arg(long, default_value = "8h", value_parser = parse_ttl)]
     pub ttl: chrono::Duration,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCommand {
+    /// Import reference files (CSV, recognised by their header row, or JSON) and/or the
+    /// shipped sample; prints what was written as one JSON line. Files with any bad row are
+    /// refused whole: every row error goes to stderr, nothing is written, the exit code is 1.
+    /// Importing data already held writes nothing again.
+    Import(ReferenceImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReferenceImportArgs {
+    /// Reference files: tariff, preferences (with their tariff file), exchange rates, units.
+    #[arg(value_name = "FILE", required_unless_present = "sample")]
+    pub files: Vec<PathBuf>,
+    /// Also import the sample reference data shipped with aduana (see reference/README.md).
+    #[arg(long)]
+    pub sample: bool,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -156,12 +185,41 @@ impl Cli {
             Command::Serve(args) => {
                 let store = args.store.open().await?;
                 let tokens = TokenKeys::new(&signing_key(&args.store)?);
-                let state = AppState::with_settings(store, tokens, args.graphql);
+                let (state, follower) = AppState::load(store, tokens, args.graphql)
+                    .await
+                    .context("cannot load the reference data")?;
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
-                app.run().await.context("server failed")?;
+                let served = app.run().await;
+                follower.abort();
+                served.context("server failed")?;
                 Ok(0)
+            }
+            Command::Reference(ReferenceCommand::Import(args)) => {
+                let store = args.store.open().await?;
+                let imported = reference::import_files(&store, &args.files, args.sample).await;
+                store.close().await;
+                match imported {
+                    Ok(report) => {
+                        print(&json(&report)?)?;
+                        Ok(0)
+                    }
+                    Err(FileImportError::Import(ImportError::Invalid(rows))) => {
+                        let mut err = std::io::stderr().lock();
+                        for row in &rows {
+                            writeln!(err, "{row}").context("cannot write to stderr")?;
+                        }
+                        writeln!(
+                            err,
+                            "error: {} error(s) in the reference files; nothing was imported",
+                            rows.len()
+                        )
+                        .context("cannot write to stderr")?;
+                        Ok(1)
+                    }
+                    Err(other) => Err(other).context("reference import failed"),
+                }
             }
             Command::Token(TokenCommand::Issue(args)) => {
                 issue_token(&args)?;
@@ -429,6 +487,37 @@ mod tests {
         assert_eq!(args.org.as_deref(), Some("ACME"));
         assert_eq!(args.ttl, chrono::Duration::hours(1));
         assert_eq!(args.store.data_dir, std::path::PathBuf::from("/tmp/k"));
+    }
+
+    #[test]
+    fn reference_import_takes_files_or_the_sample_and_the_store_flags() {
+        let cli = Cli::try_parse_from([
+            "aduana",
+            "reference",
+            "import",
+            "tariff.csv",
+            "rates.json",
+            "--data-dir",
+            "/tmp/r",
+        ])
+        .unwrap();
+        let Command::Reference(ReferenceCommand::Import(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(
+            args.files,
+            [PathBuf::from("tariff.csv"), PathBuf::from("rates.json")]
+        );
+        assert!(!args.sample);
+        assert_eq!(args.store.data_dir, PathBuf::from("/tmp/r"));
+
+        let cli = Cli::try_parse_from(["aduana", "reference", "import", "--sample"]).unwrap();
+        let Command::Reference(ReferenceCommand::Import(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert!(args.sample && args.files.is_empty());
+
+        assert!(Cli::try_parse_from(["aduana", "reference", "import"]).is_err());
     }
 
     #[test]

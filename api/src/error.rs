@@ -5,7 +5,11 @@ use async_graphql::ErrorExtensions as _;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use commands::declaration::CommandError;
+use commands::reference::{ImportError, RowError};
+use domain::declaration::DeclarationError;
 use eventstore::StoreError;
+use uuid::Uuid;
 
 /// Code for an argument the API itself refuses (a negative limit, a version below zero).
 pub const INVALID_ARGUMENT: &str = "INVALID_ARGUMENT";
@@ -25,6 +29,12 @@ pub const TOO_MANY_SELECTIONS: &str = "TOO_MANY_SELECTIONS";
 pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// Code for a document that does not fit the schema, or is too deep or too complex.
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+/// Code for a declaration that does not exist, or that the caller may not see.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+/// Code for a command that lost a race: the declaration changed since it was read.
+pub const CONFLICT: &str = "CONFLICT";
+/// Code for reference files with bad rows (`extensions.rowErrors` lists every one).
+pub const REFERENCE_DATA_INVALID: &str = "REFERENCE_DATA_INVALID";
 
 /// Why a request failed, as the API reports it.
 ///
@@ -47,6 +57,14 @@ pub enum ApiError {
     Unauthenticated,
     /// The principal's role may not use the field.
     Forbidden { role: crate::auth::Role },
+    /// A declaration command or query refused: forbidden, not found, a business rule, or a
+    /// concurrent change. (Its store and corruption failures become [`ApiError::Store`] and
+    /// [`ApiError::Internal`].)
+    Command(CommandError),
+    /// Reference files with bad rows; nothing was imported.
+    ReferenceData(Vec<RowError>),
+    /// A fault on our side, described for the logs only.
+    Internal(String),
 }
 
 /// How a failure is shown: who is at fault decides what the caller may see.
@@ -58,6 +76,11 @@ pub enum ErrorKind {
     Unauthenticated,
     /// A principal whose role may not do this.
     Forbidden,
+    /// Nothing there, or nothing the caller may see (other organisations' declarations).
+    NotFound,
+    /// A business rule refused the command (the declaration's state, an amount, a duplicate):
+    /// the message says which, and nothing changed.
+    Rejected,
     /// Optimistic concurrency or a reused event id: the caller may re-read and retry.
     Conflict,
     /// The database does not answer or the store handle is unusable: retry later.
@@ -72,6 +95,8 @@ impl ErrorKind {
             Self::BadInput => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,6 +142,16 @@ impl ApiError {
             Self::Store { source, .. } => ErrorKind::of_store_error(source),
             Self::Unauthenticated => ErrorKind::Unauthenticated,
             Self::Forbidden { .. } => ErrorKind::Forbidden,
+            Self::Command(error) => match error {
+                CommandError::Forbidden(_) => ErrorKind::Forbidden,
+                CommandError::NotFound(_) => ErrorKind::NotFound,
+                CommandError::Rejected(_) => ErrorKind::Rejected,
+                CommandError::Conflict { .. } => ErrorKind::Conflict,
+                CommandError::Store(source) => ErrorKind::of_store_error(source),
+                CommandError::Corrupt(_) => ErrorKind::Internal,
+            },
+            Self::ReferenceData(_) => ErrorKind::BadInput,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -130,6 +165,12 @@ impl ApiError {
             },
             Self::Unauthenticated => UNAUTHENTICATED,
             Self::Forbidden { .. } => FORBIDDEN,
+            Self::Command(error) => match self.kind() {
+                ErrorKind::Internal => INTERNAL,
+                _ => error.code(),
+            },
+            Self::ReferenceData(_) => REFERENCE_DATA_INVALID,
+            Self::Internal(_) => INTERNAL,
         }
     }
 
@@ -137,32 +178,82 @@ impl ApiError {
         match self {
             Self::InvalidArgument { field, .. } => Some(field),
             Self::Store { field, .. } => *field,
-            Self::Unauthenticated | Self::Forbidden { .. } => None,
+            Self::Unauthenticated
+            | Self::Forbidden { .. }
+            | Self::Command(_)
+            | Self::ReferenceData(_)
+            | Self::Internal(_) => None,
         }
     }
 
-    /// The message the caller sees; logs the details of failures that are not the caller's.
-    fn public_message(&self) -> String {
-        match self {
-            Self::InvalidArgument { message, .. } => message.clone(),
-            Self::Unauthenticated => {
-                "sign in: send Authorization: Bearer <token> (aduana token issue)".to_owned()
-            }
-            Self::Forbidden { role } => format!("the {role} role may not use this field"),
-            Self::Store { source, .. } => match self.kind() {
-                ErrorKind::BadInput
-                | ErrorKind::Conflict
-                | ErrorKind::Unauthenticated
-                | ErrorKind::Forbidden => source.to_string(),
+    /// The message the caller sees, and for failures that are not the caller's the id under
+    /// which their details were logged.
+    fn public_message(&self) -> (String, Option<Uuid>) {
+        let logged = |details: &dyn std::fmt::Display, code: &str, message: &str| {
+            let error_id = Uuid::new_v4();
+            match self.kind() {
                 ErrorKind::Unavailable => {
-                    tracing::error!(error = %source, code = source.code(), "event store unavailable");
-                    "the event store is unavailable; try again later".to_owned()
+                    tracing::error!(%error_id, error = %details, code, "event store unavailable");
                 }
-                ErrorKind::Internal => {
-                    tracing::error!(error = %source, code = source.code(), "internal error");
-                    "internal error".to_owned()
+                _ => tracing::error!(%error_id, error = %details, code, "internal error"),
+            }
+            (message.to_owned(), Some(error_id))
+        };
+        let unavailable = "the event store is unavailable; try again later";
+        match self {
+            Self::InvalidArgument { message, .. } => (message.clone(), None),
+            Self::Unauthenticated => (
+                "sign in: send Authorization: Bearer <token> (aduana token issue)".to_owned(),
+                None,
+            ),
+            Self::Forbidden { role } => (format!("the {role} role may not use this field"), None),
+            Self::ReferenceData(rows) => (
+                format!(
+                    "{} error(s) in the reference files; nothing was imported",
+                    rows.len()
+                ),
+                None,
+            ),
+            Self::Internal(details) => logged(details, INTERNAL, "internal error"),
+            Self::Store { source, .. } | Self::Command(CommandError::Store(source)) => {
+                match self.kind() {
+                    ErrorKind::Unavailable => logged(source, source.code(), unavailable),
+                    ErrorKind::Internal => logged(source, source.code(), "internal error"),
+                    _ => (source.to_string(), None),
                 }
+            }
+            Self::Command(CommandError::Corrupt(details)) => {
+                logged(details, "STORE_CORRUPT", "internal error")
+            }
+            Self::Command(error) => (error.to_string(), None),
+        }
+    }
+
+    /// What the caller may read besides code and message: the current state of a declaration
+    /// that refused a command, every error of a refused amendment or reference import.
+    fn details(&self) -> Vec<(&'static str, async_graphql::Value)> {
+        let json = |value: serde_json::Result<serde_json::Value>| {
+            value
+                .ok()
+                .and_then(|v| async_graphql::Value::from_json(v).ok())
+                .unwrap_or(async_graphql::Value::Null)
+        };
+        match self {
+            Self::Command(CommandError::Rejected(rejection)) => match rejection {
+                DeclarationError::InvalidState { state, .. } => {
+                    vec![("state", async_graphql::Value::from(state.as_str()))]
+                }
+                DeclarationError::InvalidAmendment(errors) => {
+                    vec![("validationErrors", json(serde_json::to_value(errors)))]
+                }
+                _ => Vec::new(),
             },
+            Self::Command(CommandError::Conflict { expected, actual }) => vec![
+                ("expectedVersion", async_graphql::Value::from(*expected)),
+                ("actualVersion", async_graphql::Value::from(*actual)),
+            ],
+            Self::ReferenceData(rows) => vec![("rowErrors", json(serde_json::to_value(rows)))],
+            _ => Vec::new(),
         }
     }
 }
@@ -176,14 +267,42 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<CommandError> for ApiError {
+    fn from(error: CommandError) -> Self {
+        match error {
+            CommandError::Store(source) => Self::from(source),
+            CommandError::Corrupt(details) => Self::Internal(details),
+            other => Self::Command(other),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Invalid(rows) => Self::ReferenceData(rows),
+            ImportError::Store(source) => Self::from(source),
+            ImportError::Payload(source) => Self::Internal(source.to_string()),
+        }
+    }
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(error: ApiError) -> Self {
         let code = error.code();
         let field = error.field();
-        async_graphql::Error::new(error.public_message()).extend_with(|_, extensions| {
+        let details = error.details();
+        let (message, error_id) = error.public_message();
+        async_graphql::Error::new(message).extend_with(|_, extensions| {
             extensions.set("code", code);
             if let Some(field) = field {
                 extensions.set("field", field);
+            }
+            if let Some(error_id) = error_id {
+                extensions.set("errorId", error_id.to_string());
+            }
+            for (name, value) in details {
+                extensions.set(name, value);
             }
         })
     }
@@ -310,5 +429,48 @@ mod tests {
         let error = ApiError::from(StoreError::Poisoned);
         assert_eq!(error.kind().status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error.code(), "STORE_POISONED");
+    }
+
+    #[test]
+    fn internal_failures_carry_the_id_they_were_logged_under() {
+        let error = async_graphql::Error::from(ApiError::from(CommandError::Corrupt(
+            "declaration-1 v3: unknown event type".into(),
+        )));
+        assert_eq!(error.message, "internal error");
+        let extensions = serde_json::to_value(error.extensions).unwrap_or_default();
+        assert_eq!(extensions["code"], "INTERNAL");
+        let id = extensions["errorId"].as_str().unwrap_or_default();
+        assert!(Uuid::parse_str(id).is_ok(), "{extensions}");
+        assert!(!extensions.to_string().contains("unknown event type"));
+    }
+
+    #[test]
+    fn command_refusals_keep_their_codes_and_name_the_state() {
+        let id = Uuid::nil();
+        assert_eq!(
+            extensions(CommandError::NotFound(id).into()),
+            serde_json::json!({ "code": "NOT_FOUND" })
+        );
+        assert_eq!(
+            extensions(CommandError::Forbidden("no").into()),
+            serde_json::json!({ "code": "FORBIDDEN" })
+        );
+        let refused = CommandError::Rejected(DeclarationError::InvalidState {
+            command: "accept",
+            state: domain::declaration::Status::Withdrawn,
+        });
+        assert_eq!(
+            extensions(refused.into()),
+            serde_json::json!({ "code": "INVALID_STATE", "state": "withdrawn" })
+        );
+        let conflict = ApiError::from(CommandError::Conflict {
+            expected: 4,
+            actual: 5,
+        });
+        assert_eq!(conflict.kind().status(), StatusCode::CONFLICT);
+        assert_eq!(
+            extensions(conflict),
+            serde_json::json!({ "code": "CONFLICT", "expectedVersion": 4, "actualVersion": 5 })
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The edge of aduana: the HTTP server with its GraphQL API, who may call it (bearer tokens),
-//! and the `aduana` command line (serve, token, verify, bench, schema).
+//! and the `aduana` command line (serve, token, reference, verify, bench, schema).
 //!
 //! Invariant: api holds no business rules and no SQL. It translates requests into calls on the
 //! lower crates, and their errors into stable codes; internal details go to the logs, never to
@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod graphql;
+pub mod reference;
 pub mod server;
 pub mod telemetry;
 pub mod verify;

@@ -14,13 +14,17 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use eventstore::EventStore;
+use commands::declaration::DeclarationService;
+use commands::reference::ReferenceView;
+use eventstore::{EventStore, StoreError};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use crate::auth::TokenKeys;
 use crate::config::GraphqlSettings;
 use crate::graphql::{self, AduanaSchema, graphiql};
+use crate::reference::{self, Refresher};
 
 /// Largest request body accepted by routes other than `/graphql` (which reads its body itself,
 /// up to [`graphql::http::MAX_BODY_BYTES`]).
@@ -32,6 +36,8 @@ pub struct AppState {
     store: EventStore,
     schema: AduanaSchema,
     tokens: TokenKeys,
+    declarations: DeclarationService,
+    reference: Refresher,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,17 +50,69 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// The state with default GraphQL settings (introspection on); `tokens` checks bearer
-    /// tokens.
+    /// tokens. Its declaration service starts with no reference data: see
+    /// [`AppState::with_settings`].
     pub fn new(store: EventStore, tokens: TokenKeys) -> Self {
         Self::with_settings(store, tokens, GraphqlSettings::default())
     }
 
+    /// The state with a declaration service whose reference view is empty until refreshed
+    /// (`publishReferenceData` refreshes it; so does [`crate::reference::follow`]). `serve`
+    /// loads the view first and uses [`AppState::with_service`].
     pub fn with_settings(store: EventStore, tokens: TokenKeys, settings: GraphqlSettings) -> Self {
+        let declarations = DeclarationService::new(store.clone(), ReferenceView::default());
+        Self::with_service(store, tokens, settings, declarations)
+    }
+
+    /// The state serving `declarations` (built on the same store).
+    pub fn with_service(
+        store: EventStore,
+        tokens: TokenKeys,
+        settings: GraphqlSettings,
+        declarations: DeclarationService,
+    ) -> Self {
+        let reference = Refresher::new(declarations.reference().clone());
         Self {
-            schema: graphql::schema(store.clone(), settings),
+            schema: graphql::schema(
+                store.clone(),
+                declarations.clone(),
+                reference.clone(),
+                settings,
+            ),
             store,
             tokens,
+            declarations,
+            reference,
         }
+    }
+
+    /// Opens the declaration service with the reference data in the store, and starts the
+    /// task that keeps that data current (abort it on shutdown).
+    pub async fn load(
+        store: EventStore,
+        tokens: TokenKeys,
+        settings: GraphqlSettings,
+    ) -> Result<(Self, JoinHandle<()>), StoreError> {
+        // Taken before loading: whatever commits during the load is seen by the follower.
+        let after = store.head_position().await?;
+        let view = ReferenceView::load(&store).await?;
+        tracing::info!(
+            tariff_codes = view.tariff_code_count(),
+            "reference data loaded"
+        );
+        let declarations = DeclarationService::new(store.clone(), view);
+        let state = Self::with_service(store.clone(), tokens, settings, declarations);
+        let follower = reference::follow(store, state.reference.clone(), after);
+        Ok((state, follower))
+    }
+
+    pub fn declarations(&self) -> &DeclarationService {
+        &self.declarations
+    }
+
+    /// Refreshes the declaration service's reference data (one refresh at a time).
+    pub fn reference(&self) -> &Refresher {
+        &self.reference
     }
 
     pub fn tokens(&self) -> &TokenKeys {
@@ -94,7 +152,7 @@ async fn health() -> Json<serde_json::Value> {
 async fn ready(State(state): State<AppState>) -> Response {
     let store = &state.store;
     let failure = if store.is_poisoned() {
-        Some(eventstore::StoreError::Poisoned)
+        Some(StoreError::Poisoned)
     } else {
         store.head_position().await.err()
     };

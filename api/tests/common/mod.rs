@@ -1,5 +1,5 @@
-//! What the API tests share: a real SQLite store in a temporary directory and a way to send a
-//! request through the router without a socket.
+//! What the API tests share: a real SQLite store in a temporary directory, tokens for every
+//! role, and a way to send a request through the router without a socket.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -109,6 +109,18 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// POSTs `query` with `variables`, with a bearer token when one is given, and expects 200.
+    pub async fn graphql_vars(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = json!({ "query": query, "variables": variables }).to_string();
+        let answer = self.send(request.body(Body::from(body)).unwrap()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
     pub async fn post_json(&self, body: &str) -> Answer {
         self.post("application/json", body.to_owned()).await
     }
@@ -156,8 +168,25 @@ pub fn principal(role: Role) -> Principal {
 
 /// A valid token for `role`, signed by the test server's key.
 pub fn token_for(role: Role) -> String {
+    issue(&principal(role))
+}
+
+/// A valid token for a declarant of `organisation`, named `subject`.
+pub fn declarant_token(subject: &str, organisation: &str) -> String {
+    let expires_at = chrono::Utc::now() + chrono::Duration::hours(1);
+    let principal = Principal::new(
+        subject,
+        Role::Declarant,
+        Some(organisation.to_owned()),
+        expires_at,
+    )
+    .unwrap();
+    issue(&principal)
+}
+
+fn issue(principal: &Principal) -> String {
     keys()
-        .issue(&principal(role), chrono::Utc::now(), Uuid::new_v4())
+        .issue(principal, chrono::Utc::now(), Uuid::new_v4())
         .unwrap()
 }
 
@@ -167,3 +196,5 @@ pub fn first_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
 }
+
+pub mod declarations;

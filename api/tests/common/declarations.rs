@@ -1,0 +1,125 @@
+//! Declarations in the API tests: a store holding the sample reference data and risk rules that
+//! route Vietnamese goods to the yellow lane, filings as GraphQL variables, and the documents
+//! that run each command.
+
+use std::collections::BTreeSet;
+
+use commands::reference;
+use domain::codes::CountryCode;
+use domain::reference::ReferenceEvent;
+use domain::risk::{Lane, RiskCondition, RiskRule, RiskRulesPublished, RuleSet};
+use serde_json::{Value, json};
+
+use super::TestApp;
+
+/// Every field of a declaration, for comparing states.
+pub const DECLARATION_FIELDS: &str = "
+    id streamVersion dataVersion status lane rejections
+    header { declarationType lrn declarant importer exporter customsOffice transportMode
+             dispatchCountry incoterm invoiceCurrency invoiceAmount freight insurance filingDate }
+    items { hsCode description originCountry preferenceClaim quantity unit netMass grossMass
+            invoiceValue }
+    errors { code path message }
+    assessment {
+        filingDate nationalCurrency invoiceCurrency incoterm freightAdded insuranceAdded
+        customsValueRounding { mode decimalPlaces } taxRounding { mode decimalPlaces }
+        exchangeRate { currency rate validFrom validTo }
+        items { item hsCode invoiceValue freight insurance customsValue tariffLineValidFrom
+                dutyRate { kind pct amount unit } preference { agreement pct } adValoremPct
+                adValoremDuty specificDuty quantity unit duty vatPct vatBase vat }
+        totals { customsValue duty vat taxes }
+    }
+    lastInspection { kind result }
+    paid paymentReferences additionalTax drawback balance";
+
+/// The fields of a command's result, with the whole declaration.
+pub fn result_fields() -> String {
+    format!(
+        "id version status lane declarantErrors {{ code path message }} declaration {{ {DECLARATION_FIELDS} }}"
+    )
+}
+
+pub fn file_mutation() -> String {
+    format!(
+        "mutation($input: DeclarationInput!) {{ fileDeclaration(input: $input) {{ {} }} }}",
+        result_fields()
+    )
+}
+
+impl TestApp {
+    /// An app whose store holds the sample reference data and risk rules sending goods from
+    /// Vietnam to the yellow lane (no random inspection, so lanes are predictable), and whose
+    /// declaration service has read them.
+    pub async fn with_reference_data() -> Self {
+        let app = Self::new().await;
+        let mut events = reference::sample_events().unwrap();
+        events.push(vietnam_to_yellow());
+        reference::import(&app.store, events, "admin/test")
+            .await
+            .unwrap();
+        app.state.reference().refresh(&app.store).await.unwrap();
+        app
+    }
+
+    /// Files `input` with `token`; returns the whole answer.
+    pub async fn file(&self, token: &str, input: Value) -> Value {
+        self.graphql_vars(Some(token), &file_mutation(), json!({ "input": input }))
+            .await
+    }
+
+    /// Files `input` with `token` and expects a result without GraphQL errors.
+    pub async fn file_ok(&self, token: &str, input: Value) -> Value {
+        let body = self.file(token, input).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["fileDeclaration"].clone()
+    }
+}
+
+/// Risk rules, version 7: origin VN → yellow.
+pub fn vietnam_to_yellow() -> ReferenceEvent {
+    let rules = RuleSet::new(
+        7,
+        vec![RiskRule {
+            id: "ORIGIN-VN".into(),
+            lane: Lane::Yellow,
+            condition: RiskCondition::Origins {
+                countries: BTreeSet::from([CountryCode::parse("VN").unwrap()]),
+            },
+        }],
+        None,
+    )
+    .unwrap();
+    ReferenceEvent::RiskRulesPublished(RiskRulesPublished(rules))
+}
+
+/// Two laptop lines, CIF in dollars, filed by `declarant` from `origin` (US: green lane; VN:
+/// yellow).
+pub fn filing(declarant: &str, lrn: &str, origin: &str) -> Value {
+    let item = |value: &str| {
+        json!({
+            "hsCode": "8471300000",
+            "description": "Portable computers",
+            "originCountry": origin,
+            "quantity": "10",
+            "unit": "H87",
+            "netMass": "25.5",
+            "grossMass": "30",
+            "invoiceValue": value,
+        })
+    };
+    json!({
+        "header": {
+            "declarationType": "import",
+            "lrn": lrn,
+            "declarant": declarant,
+            "importer": "IMP42",
+            "customsOffice": "30",
+            "transportMode": "40",
+            "dispatchCountry": origin,
+            "incoterm": "CIF",
+            "invoiceCurrency": "USD",
+            "invoiceAmount": "1500.00",
+        },
+        "items": [item("1000.00"), item("500.00")],
+    })
+}
