@@ -7,9 +7,13 @@ use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use commands::reference::ImportError;
+use projections::declarations::{DeclarationsProjection, DeclarationsQuery};
+use projections::{ReadModels, Runner};
 use serde::Serialize;
 
 use crate::auth::key::{self, SigningKey};
@@ -185,14 +189,36 @@ impl Cli {
             Command::Serve(args) => {
                 let store = args.store.open().await?;
                 let tokens = TokenKeys::new(&signing_key(&args.store)?);
-                let (state, follower) = AppState::load(store, tokens, args.graphql)
+                let models = ReadModels::open(args.store.database_url().expose())
                     .await
-                    .context("cannot load the reference data")?;
+                    .context("cannot open the read models")?;
+                let projection = Arc::new(Runner::new(
+                    store.clone(),
+                    models.clone(),
+                    Arc::new(DeclarationsProjection),
+                ));
+                let (stop_projection, stopped) = tokio::sync::oneshot::channel::<()>();
+                let projection_task = tokio::spawn({
+                    let projection = projection.clone();
+                    async move {
+                        projection
+                            .run(async move { stopped.await.unwrap_or(()) })
+                            .await
+                    }
+                });
+                let read_model = DeclarationsQuery::new(models.clone());
+                let (state, follower) =
+                    AppState::load(store, tokens, args.graphql, Some(read_model))
+                        .await
+                        .context("cannot load the reference data")?;
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
                 let served = app.run().await;
                 follower.abort();
+                let _ = stop_projection.send(());
+                let _ = projection_task.await;
+                models.close().await;
                 served.context("server failed")?;
                 Ok(0)
             }

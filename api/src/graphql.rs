@@ -14,11 +14,13 @@
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use commands::declaration::DeclarationService;
 use eventstore::EventStore;
+use projections::declarations::DeclarationsQuery;
 
 use crate::auth::Role;
 use crate::config::GraphqlSettings;
 use crate::reference::Refresher;
 
+pub mod declaration_list;
 pub mod declarations;
 pub mod graphiql;
 pub mod http;
@@ -55,7 +57,11 @@ pub type AduanaSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every field of the root query.
 #[derive(Debug, Default, MergedObject)]
-pub struct Query(log::LogQuery, declarations::DeclarationQuery);
+pub struct Query(
+    log::LogQuery,
+    declarations::DeclarationQuery,
+    declaration_list::DeclarationListQuery,
+);
 
 /// Every field of the root mutation.
 #[derive(Debug, Default, MergedObject)]
@@ -72,12 +78,17 @@ pub fn schema(
     store: EventStore,
     declarations: DeclarationService,
     reference: Refresher,
+    read_model: Option<DeclarationsQuery>,
     settings: GraphqlSettings,
 ) -> AduanaSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
         .data(declarations)
-        .data(reference)
+        .data(reference);
+    if let Some(read_model) = read_model {
+        builder = builder.data(read_model);
+    }
+    let builder = builder
         .extension(limits::DocumentLimits {
             max_selections: MAX_SELECTIONS,
         })

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use commands::declaration::DeclarationService;
 use commands::reference::ReferenceView;
 use eventstore::{EventStore, StoreError};
+use projections::declarations::DeclarationsQuery;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -61,7 +62,7 @@ impl AppState {
     /// loads the view first and uses [`AppState::with_service`].
     pub fn with_settings(store: EventStore, tokens: TokenKeys, settings: GraphqlSettings) -> Self {
         let declarations = DeclarationService::new(store.clone(), ReferenceView::default());
-        Self::with_service(store, tokens, settings, declarations)
+        Self::with_service(store, tokens, settings, declarations, None)
     }
 
     /// The state serving `declarations` (built on the same store).
@@ -70,6 +71,7 @@ impl AppState {
         tokens: TokenKeys,
         settings: GraphqlSettings,
         declarations: DeclarationService,
+        read_model: Option<DeclarationsQuery>,
     ) -> Self {
         let reference = Refresher::new(declarations.reference().clone());
         Self {
@@ -77,6 +79,7 @@ impl AppState {
                 store.clone(),
                 declarations.clone(),
                 reference.clone(),
+                read_model,
                 settings,
             ),
             store,
@@ -92,6 +95,7 @@ impl AppState {
         store: EventStore,
         tokens: TokenKeys,
         settings: GraphqlSettings,
+        read_model: Option<DeclarationsQuery>,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         // Taken before loading: whatever commits during the load is seen by the follower.
         let after = store.head_position().await?;
@@ -101,7 +105,7 @@ impl AppState {
             "reference data loaded"
         );
         let declarations = DeclarationService::new(store.clone(), view);
-        let state = Self::with_service(store.clone(), tokens, settings, declarations);
+        let state = Self::with_service(store.clone(), tokens, settings, declarations, read_model);
         let follower = reference::follow(store, state.reference.clone(), after);
         Ok((state, follower))
     }

@@ -251,9 +251,10 @@ async fn a_loaded_server_state_reads_the_reference_data_and_follows_new_imports(
     std::fs::write(&tariff, TARIFF).unwrap();
     import_files(&store, &[tariff], false).await.unwrap();
 
-    let (state, follower) = api::AppState::load(store.clone(), common::keys(), Default::default())
-        .await
-        .unwrap();
+    let (state, follower) =
+        api::AppState::load(store.clone(), common::keys(), Default::default(), None)
+            .await
+            .unwrap();
     let view = state.declarations().reference().clone();
     assert_eq!(view.tariff_code_count(), 1);
 

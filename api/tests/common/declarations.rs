@@ -123,3 +123,43 @@ pub fn filing(declarant: &str, lrn: &str, origin: &str) -> Value {
         "items": [item("1000.00"), item("500.00")],
     })
 }
+
+impl TestApp {
+    /// Like [`TestApp::with_reference_data`], with the `declarations` read model served by the
+    /// schema; call [`TestApp::project`] to bring it up to date.
+    pub async fn with_read_model() -> (Self, projections::Runner) {
+        let dir = tempfile::tempdir().unwrap();
+        let args = api::StoreArgs::in_dir(dir.path());
+        let store = args.open().await.unwrap();
+        let mut events = reference::sample_events().unwrap();
+        events.push(vietnam_to_yellow());
+        reference::import(&store, events, "admin/test")
+            .await
+            .unwrap();
+        let models = projections::ReadModels::open(args.database_url().expose())
+            .await
+            .unwrap();
+        let view = reference::ReferenceView::load(&store).await.unwrap();
+        let service = commands::declaration::DeclarationService::new(store.clone(), view);
+        let state = api::AppState::with_service(
+            store.clone(),
+            super::keys(),
+            Default::default(),
+            service,
+            Some(projections::declarations::DeclarationsQuery::new(
+                models.clone(),
+            )),
+        );
+        let runner = projections::Runner::new(
+            store.clone(),
+            models,
+            std::sync::Arc::new(projections::declarations::DeclarationsProjection),
+        );
+        let app = Self {
+            store,
+            state,
+            _dir: dir,
+        };
+        (app, runner)
+    }
+}
