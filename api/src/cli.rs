@@ -23,7 +23,7 @@ use crate::config::{GraphqlSettings, StoreArgs};
 use crate::reference::{self, FileImportError};
 use crate::server::{App, AppState};
 use crate::telemetry::LogFormat;
-use crate::{graphql, verify};
+use crate::{graphql, loadgen, verify};
 
 #[derive(Debug, Parser)]
 #[command(name = "aduana", version, about = "Event-sourced customs backend")]
@@ -140,6 +140,30 @@ pub enum BenchCommand {
     Read(BenchReadArgs),
     /// Appends to one stream and compares early and late append times.
     StreamGrowth(BenchGrowthArgs),
+    /// Files declarations through GraphQL over HTTP at a fixed rate (open loop).
+    File(BenchFileArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchFileArgs {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// A declarant's bearer token (`aduana token issue --role declarant --org ORG`).
+    #[arg(long, env = "ADUANA_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The organisation the token is for.
+    #[arg(long)]
+    pub declarant: String,
+    /// Declarations filed per second.
+    #[arg(long, default_value = "200")]
+    pub rate: u32,
+    /// How long to keep filing.
+    #[arg(long, default_value = "30")]
+    pub seconds: u32,
+    /// Item lines per declaration.
+    #[arg(long, default_value = "5")]
+    pub items: usize,
 }
 
 #[derive(Debug, Args)]
@@ -374,6 +398,20 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
             let store = args.store.open().await?;
             let report = bench::stream_growth(&store, args.events).await?;
             store.close().await;
+            json(&report)?
+        }
+        BenchCommand::File(args) => {
+            let load = loadgen::FileLoad {
+                server: args.server,
+                token: args.token,
+                declarant: args.declarant,
+                rate: args.rate,
+                seconds: args.seconds,
+                items: args.items,
+            };
+            let report = loadgen::file_load(&load)
+                .await
+                .map_err(anyhow::Error::msg)?;
             json(&report)?
         }
     };

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod graphql;
+pub mod loadgen;
 pub mod reference;
 pub mod server;
 pub mod telemetry;
