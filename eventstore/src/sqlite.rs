@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::backend::{
@@ -34,6 +36,10 @@ const LOOKUP_CHUNK: usize = 500;
 pub(crate) struct SqliteBackend {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Taken around every write transaction, by this writer and by other writers of the same
+    /// process (read-model projections): they queue here instead of in SQLite's busy handler,
+    /// which sleeps in steps of up to 100 ms and made appends wait behind a projection's commit.
+    gate: Arc<Mutex<()>>,
 }
 
 impl SqliteBackend {
@@ -67,7 +73,16 @@ impl SqliteBackend {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            gate: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// The in-process write gate (see the field).
+    pub fn write_gate(&self) -> Arc<Mutex<()>> {
+        self.gate.clone()
     }
 
     async fn try_write(
@@ -76,6 +91,7 @@ impl SqliteBackend {
         lookup: bool,
     ) -> Result<Plan, WriteFailure> {
         let (streams, ids) = batch_keys(requests);
+        let _turn = self.gate.lock().await;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: i64 = sqlx::query_scalar("SELECT position FROM log_head WHERE id = 1")
             .fetch_one(&mut *tx)

@@ -105,6 +105,17 @@ impl EventStore {
         self.inner.shared.backend.name()
     }
 
+    /// On SQLite, the lock every writer of this process takes around its write transaction;
+    /// other writers of the same database file in this process (read-model projections) should
+    /// take it too, so writers queue in order instead of sleeping in SQLite's busy handler.
+    /// `None` on PostgreSQL, where writers do not block each other that way.
+    pub fn write_gate(&self) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        match &self.inner.shared.backend {
+            AnyBackend::Sqlite(sqlite) => Some(sqlite.write_gate()),
+            AnyBackend::Postgres(_) => None,
+        }
+    }
+
     /// Whether an earlier commit failed (then every append is refused until the store is
     /// reopened).
     pub fn is_poisoned(&self) -> bool {

@@ -96,6 +96,8 @@ pub struct Runner {
     models: ReadModels,
     projection: Arc<dyn Projection>,
     status: watch::Sender<Status>,
+    /// The event store's write gate (SQLite), held around each read-model transaction.
+    gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -114,11 +116,13 @@ impl Runner {
             position: 0,
             state: State::Starting,
         });
+        let gate = store.write_gate();
         Self {
             store,
             models,
             projection,
             status,
+            gate,
         }
     }
 
@@ -153,6 +157,7 @@ impl Runner {
 
     /// Empties the read model and sets the checkpoint back to 0, in one transaction.
     pub async fn rebuild(&self) -> Result<(), ProjectionError> {
+        let _turn = self.turn().await;
         let mut tx = self.models.pool().begin().await?;
         self.projection.reset(&mut tx).await?;
         save_checkpoint(&mut tx, self.projection.as_ref(), 0).await?;
@@ -174,6 +179,7 @@ impl Runner {
             .read_all(from, self.projection.filter(), usize::MAX);
         let end = self.apply_stream(events, from, false).await?;
         if head > end {
+            let _turn = self.turn().await;
             let mut tx = self.models.pool().begin().await?;
             save_checkpoint(&mut tx, self.projection.as_ref(), head).await?;
             tx.commit().await?;
@@ -223,6 +229,7 @@ impl Runner {
     ) -> Result<u64, ProjectionError> {
         let mut batches = std::pin::pin!(events.ready_chunks(BATCH));
         while let Some(batch) = batches.next().await {
+            let _turn = self.turn().await;
             let mut tx = self.models.pool().begin().await?;
             let mut last = position;
             for event in batch {
@@ -247,6 +254,14 @@ impl Runner {
             self.publish(position, if live { State::Live } else { State::CatchingUp });
         }
         Ok(position)
+    }
+
+    /// Waits for the store's write gate, where there is one.
+    async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
     }
 
     fn publish(&self, position: u64, state: State) {
