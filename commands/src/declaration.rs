@@ -13,8 +13,8 @@ use domain::codes::{Actor, Lrn, PartyId};
 use domain::declaration::{
     AcceptDeclaration, AmendDeclaration, AssessmentContext, CorrectDeclaration, Declaration,
     DeclarationCommand, DeclarationError, DeclarationEvent, FileDeclaration, RawFiling,
-    RecordInspection, RecordPayment, RefuseDeclaration, ValidationError, WithdrawDeclaration,
-    decide, declaration_id, evolve,
+    RecordInspection, RecordPayment, RefuseDeclaration, Status, ValidationError,
+    WithdrawDeclaration, decide, declaration_id, evolve,
 };
 use domain::duty::AssessmentPolicy;
 use domain::risk::{RandomInspection, RuleSet};
@@ -185,10 +185,12 @@ impl DeclarationService {
         let correlation = Uuid::new_v5(&FILING_NAMESPACE, format!("{id}\n{body}").as_bytes());
 
         let (state, version, stored) = self.load(id).await?;
-        if stored
+        let retransmitted = stored
             .iter()
-            .any(|(_, meta)| meta.correlation_id == Some(correlation))
-        {
+            .any(|(_, meta)| meta.correlation_id == Some(correlation));
+        // A filing that was lodged is answered from its events. One that was rejected is decided
+        // again below: the reference data may have changed since.
+        if retransmitted && state.status != Status::Rejected {
             return Ok(self.outcome(id, version, state, &stored, true));
         }
         if caller.role == Role::Declarant
@@ -209,6 +211,15 @@ impl DeclarationService {
             actor: caller.actor.clone(),
             at: now,
         });
+        if retransmitted {
+            // Rejected again for the same reasons: nothing new to record.
+            let events = decide(&state, command.clone())?;
+            if let [DeclarationEvent::DeclarationRejected(again)] = events.as_slice()
+                && latest_rejection(&stored).is_some_and(|errors| *errors == again.errors)
+            {
+                return Ok(self.outcome(id, version, state, &stored, true));
+            }
+        }
         self.decide_and_append(id, state, version, stored, command, Some(correlation))
             .await
     }
@@ -541,6 +552,14 @@ fn declarant_of(
             .declarant
             .as_deref()
             .map(|d| d.trim().to_owned()),
+        _ => None,
+    })
+}
+
+/// The errors of the latest rejected filing.
+fn latest_rejection(stored: &[(DeclarationEvent, EventMetadata)]) -> Option<&Vec<ValidationError>> {
+    stored.iter().rev().find_map(|(e, _)| match e {
+        DeclarationEvent::DeclarationRejected(r) => Some(&r.errors),
         _ => None,
     })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aduana_tests::{TestDb, on_every_backend};
 use commands::declaration::{Caller, CommandError, DeclarationService, Role};
-use commands::reference::{self, ReferenceView};
+use commands::reference::{self, ReferenceFiles, ReferenceView};
 use domain::codes::Actor;
 use domain::declaration::{
     InspectionKind, InspectionResult, RawFiling, RawHeader, RawItem, Status,
@@ -21,6 +21,7 @@ on_every_backend! {
     a_retransmitted_filing_is_answered_from_its_events_and_writes_nothing => retransmission;
     an_invalid_filing_is_recorded_with_every_error => invalid_filing;
     declarants_act_only_for_their_own_organisation => organisation_isolation;
+    a_rejected_filing_sent_again_is_decided_again_but_recorded_only_when_the_outcome_changes => rejected_retransmission;
     officers_work_the_yellow_lane_and_only_one_of_two_racing_acceptances_wins => racing_officers;
 }
 
@@ -287,5 +288,57 @@ async fn racing_officers(db: TestDb) {
     );
     let now = service.get(&officer("K3"), filed.id).await.unwrap();
     assert_eq!(now.state.status, Status::Accepted);
+    db.finish(store).await;
+}
+
+async fn rejected_retransmission(db: TestDb) {
+    let store = db.open().await;
+    let service = service(&store).await;
+    let mut unknown_code = filing("ACME", "LRN-7", "US");
+    unknown_code.items[1].hs_code = s("0000000001");
+    let first = service
+        .file(&declarant("ACME"), unknown_code.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.state.status, Status::Rejected);
+    let head = store.head_position().await.unwrap();
+
+    // Sent again unchanged, still invalid: answered from the stored rejection.
+    let again = service
+        .file(&declarant("ACME"), unknown_code.clone())
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.errors, first.errors);
+    assert_eq!(
+        store.head_position().await.unwrap(),
+        head,
+        "nothing written twice"
+    );
+
+    // The tariff line is published; the same filing sent again is lodged.
+    let mut files = ReferenceFiles::new();
+    files.add(
+        "tariff.csv",
+        "hs_code,description,duty_rate,specific_rate,specific_unit,vat_rate,valid_from,valid_to\n\
+         0000000001,Test goods,3,,,10,2020-01-01,\n",
+    );
+    reference::import(&store, files.events().unwrap(), "admin/test")
+        .await
+        .unwrap();
+    service.reference().refresh(&store).await.unwrap();
+    let lodged = service
+        .file(&declarant("ACME"), unknown_code.clone())
+        .await
+        .unwrap();
+    assert!(!lodged.replayed);
+    assert_eq!(lodged.state.status, Status::Accepted);
+    let after = store.head_position().await.unwrap();
+    let replay = service
+        .file(&declarant("ACME"), unknown_code)
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(store.head_position().await.unwrap(), after);
     db.finish(store).await;
 }
