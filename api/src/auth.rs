@@ -1,10 +1,13 @@
 //! Who is calling: principals, their roles, and the checks GraphQL fields make.
 //!
 //! A caller proves who it is with `Authorization: Bearer <token>`, a token this server signed
-//! ([`token`], with the key of [`key`]). A request without the header is anonymous: it reaches
-//! public fields (`serverInfo`) and is refused with `UNAUTHENTICATED` by the others. A header
-//! that is not a valid, unexpired bearer token refuses the whole request with 401
-//! `INVALID_TOKEN`, before its body is read: a bad token never falls back to anonymous.
+//! ([`token`], with the key of [`key`]), or, for machine clients, with `X-API-Key: ak_...`, an
+//! API key issued by `aduana apikey issue` ([`api_key`]). A request with neither header is
+//! anonymous: it reaches public fields (`serverInfo`) and is refused with `UNAUTHENTICATED` by
+//! the others. A header that is not a valid, unexpired bearer token refuses the whole request
+//! with 401 `INVALID_TOKEN`, and one that is not a known, unrevoked API key with 401
+//! `INVALID_API_KEY`, before its body is read: a bad credential never falls back to anonymous.
+//! Both headers at once are refused with 400 `BAD_REQUEST`: a request is one principal.
 //!
 //! The [`Principal`] goes into the GraphQL request data; fields declare who may resolve them
 //! with [`RequireRole`].
@@ -22,8 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
+pub mod api_key;
 pub mod key;
 pub mod token;
+
+pub use api_key::ApiKeys;
 
 pub use key::SigningKey;
 pub use token::{TokenError, TokenKeys};
@@ -217,6 +223,70 @@ pub fn authenticate(
         })
         .ok_or(InvalidToken(TokenError::Malformed))?;
     keys.verify(token).map(Some).map_err(InvalidToken)
+}
+
+/// The principal of a request, from its `Authorization` or `X-API-Key` header: `Ok(None)`
+/// without either.
+pub fn authenticate_request(
+    headers: &HeaderMap,
+    tokens: &TokenKeys,
+    api_keys: &ApiKeys,
+) -> Result<Option<Principal>, Refusal> {
+    let Some(value) = headers.get(api_key::HEADER) else {
+        return authenticate(headers, tokens).map_err(|invalid| Refusal::Token(invalid.0));
+    };
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Err(Refusal::BothCredentials);
+    }
+    let key = value
+        .to_str()
+        .map_err(|_| Refusal::ApiKey(api_key::ApiKeyRefusal::Malformed))?;
+    api_keys
+        .authenticate(key)
+        .map(Some)
+        .map_err(Refusal::ApiKey)
+}
+
+/// Why a request's credentials are refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// 401 `INVALID_TOKEN`.
+    Token(TokenError),
+    /// 401 `INVALID_API_KEY`, the same answer whatever the reason.
+    ApiKey(api_key::ApiKeyRefusal),
+    /// 400 `BAD_REQUEST`: both `Authorization` and `X-API-Key`.
+    BothCredentials,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(error) => write!(f, "bearer token refused: {error}"),
+            Self::ApiKey(reason) => write!(f, "api key refused: {reason}"),
+            Self::BothCredentials => f.write_str("both a bearer token and an api key"),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Token(error) => InvalidToken(error).into_response(),
+            Self::ApiKey(_) => {
+                let body = serde_json::json!({
+                    "errors": [{
+                        "message": "the X-API-Key header does not hold a valid API key",
+                        "extensions": { "code": "INVALID_API_KEY" }
+                    }]
+                });
+                (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+            }
+            Self::BothCredentials => crate::error::HttpError::BadRequest(
+                "send either an Authorization header or an X-API-Key header, not both".into(),
+            )
+            .into_response(),
+        }
+    }
 }
 
 /// A request refused for its token: 401 with code `INVALID_TOKEN`.

@@ -16,6 +16,7 @@ use projections::declarations::{DeclarationsProjection, DeclarationsQuery};
 use projections::{ReadModels, Runner};
 use serde::Serialize;
 
+use crate::auth::api_key::{self, ApiKeyError};
 use crate::auth::key::{self, SigningKey};
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
@@ -45,12 +46,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve GraphQL (POST /graphql, GraphiQL on GET /graphql), /health and /ready. Bearer
-    /// tokens are checked with the signing key (ADUANA_SIGNING_KEY or <data-dir>/signing.key).
+    /// tokens are checked with the signing key (ADUANA_SIGNING_KEY or <data-dir>/signing.key),
+    /// API keys (X-API-Key) against the keys recorded in the store.
     Serve(ServeArgs),
     /// Bearer tokens, signed with the server's key (ADUANA_SIGNING_KEY, or
     /// <data-dir>/signing.key, created on first use).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// API keys for machine clients (`X-API-Key: ak_...`), recorded in the event store (only
+    /// the hash of each secret); they do not expire, they are revoked.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
     /// Reference data: tariff lines, preferences, exchange rates, unit codes.
     #[command(subcommand)]
     Reference(ReferenceCommand),
@@ -95,6 +101,41 @@ pub struct TokenIssueArgs {
     /// How long the token is valid: a number and s, m, h or d (at most 366d).
     #[arg(long, default_value = "8h", value_parser = parse_ttl)]
     pub ttl: chrono::Duration,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key; prints it on the last line of stdout, once (a note goes to stderr). The
+    /// store keeps only the hash of its secret.
+    Issue(ApiKeyIssueArgs),
+    /// Revoke a key by its id (the 32 hex digits after `ak_`); servers stop accepting it
+    /// within moments. Revoking an unknown or already revoked key fails (exit 1).
+    Revoke(ApiKeyRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyIssueArgs {
+    /// Who the key names (a machine client).
+    #[arg(long)]
+    pub subject: String,
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// The organisation the subject acts for (required for declarants).
+    #[arg(long)]
+    pub org: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyRevokeArgs {
+    /// The key's id: the 32 hex digits after `ak_`.
+    #[arg(value_name = "KEY_ID")]
+    pub key_id: String,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -275,6 +316,7 @@ impl Cli {
                 issue_token(&args)?;
                 Ok(0)
             }
+            Command::Apikey(command) => run_api_key(command).await,
             Command::Verify(args) => {
                 let store = args.store.open().await?;
                 let code = verify::run(&store, args.stream.as_deref(), &mut std::io::stdout())
@@ -335,6 +377,52 @@ fn issue_token(args: &TokenIssueArgs) -> anyhow::Result<()> {
         expires_at.to_rfc3339()
     );
     print(&token)
+}
+
+async fn run_api_key(command: ApiKeyCommand) -> anyhow::Result<u8> {
+    match command {
+        ApiKeyCommand::Issue(args) => {
+            let store = args.store.open().await?;
+            let issued = api_key::issue(
+                &store,
+                &args.subject,
+                args.role,
+                args.org.clone(),
+                chrono::Utc::now(),
+            )
+            .await;
+            store.close().await;
+            let issued = issued.context("cannot issue the API key")?;
+            eprintln!(
+                "API key {} for {} (role {}); it is shown once, keep it secret:",
+                issued.key_id,
+                issued.principal.actor(),
+                issued.principal.role()
+            );
+            print(&issued.key)?;
+            Ok(0)
+        }
+        ApiKeyCommand::Revoke(args) => {
+            let store = args.store.open().await?;
+            let revoked = api_key::revoke(&store, &args.key_id, chrono::Utc::now()).await;
+            store.close().await;
+            match revoked {
+                Ok(()) => {
+                    eprintln!("API key {} revoked", args.key_id.trim());
+                    Ok(0)
+                }
+                Err(
+                    error @ (ApiKeyError::InvalidKeyId(_)
+                    | ApiKeyError::UnknownKey(_)
+                    | ApiKeyError::AlreadyRevoked(_)),
+                ) => {
+                    eprintln!("error: {error}");
+                    Ok(1)
+                }
+                Err(error) => Err(error).context("cannot revoke the API key"),
+            }
+        }
+    }
 }
 
 /// A duration such as `90s`, `30m`, `8h` or `7d`, from one second to 366 days.
@@ -551,6 +639,40 @@ mod tests {
         assert_eq!(args.org.as_deref(), Some("ACME"));
         assert_eq!(args.ttl, chrono::Duration::hours(1));
         assert_eq!(args.store.data_dir, std::path::PathBuf::from("/tmp/k"));
+    }
+
+    #[test]
+    fn apikey_issue_and_revoke_take_the_store_flags() {
+        let cli = Cli::try_parse_from([
+            "aduana",
+            "apikey",
+            "issue",
+            "--subject",
+            "bank",
+            "--role",
+            "integrator",
+            "--data-dir",
+            "/tmp/k",
+        ])
+        .unwrap();
+        let Command::Apikey(ApiKeyCommand::Issue(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(
+            (args.subject.as_str(), args.role),
+            ("bank", Role::Integrator)
+        );
+        assert_eq!(args.org, None);
+        assert_eq!(args.store.data_dir, PathBuf::from("/tmp/k"));
+
+        let cli =
+            Cli::try_parse_from(["aduana", "apikey", "revoke", "0123", "--data-dir", "/tmp/k"])
+                .unwrap();
+        let Command::Apikey(ApiKeyCommand::Revoke(args)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(args.key_id, "0123");
+        assert!(Cli::try_parse_from(["aduana", "apikey", "revoke"]).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The edge of aduana: the HTTP server with its GraphQL API, who may call it (bearer tokens),
-//! and the `aduana` command line (serve, token, reference, verify, bench, schema).
+//! The edge of aduana: the HTTP server with its GraphQL API, who may call it (bearer tokens and
+//! API keys), and the `aduana` command line (serve, token, apikey, reference, verify, bench,
+//! schema).
 //!
 //! Invariant: api holds no business rules and no SQL. It translates requests into calls on the
 //! lower crates, and their errors into stable codes; internal details go to the logs, never to

@@ -99,28 +99,31 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// and follows again from where it was; it stops when the store is closed, or when the returned
 /// handle is aborted.
 pub fn follow(store: EventStore, view: Refresher, after: u64) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut after = after;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            let from = after;
-            let result = follow_from(&store, &view, &mut after).await;
-            if after > from {
-                delay = Duration::from_millis(200);
+    tokio::spawn(following(store, view, after))
+}
+
+/// What [`follow`] runs, for a caller that runs it beside other work in one task.
+pub async fn following(store: EventStore, view: Refresher, after: u64) {
+    let mut after = after;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let from = after;
+        let result = follow_from(&store, &view, &mut after).await;
+        if after > from {
+            delay = Duration::from_millis(200);
+        }
+        match result {
+            Ok(()) | Err(StoreError::Closed) => {
+                tracing::debug!("reference follower stopped: the store is closed");
+                return;
             }
-            match result {
-                Ok(()) | Err(StoreError::Closed) => {
-                    tracing::debug!("reference follower stopped: the store is closed");
-                    return;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, code = error.code(), retry_in_ms = delay.as_millis() as u64, "reference follower failed");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                }
+            Err(error) => {
+                tracing::warn!(%error, code = error.code(), retry_in_ms = delay.as_millis() as u64, "reference follower failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
         }
-    })
+    }
 }
 
 /// Follows until an error; `after` advances past every event the view has applied.

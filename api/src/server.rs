@@ -22,7 +22,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::auth::TokenKeys;
+use crate::auth::{ApiKeys, TokenKeys, api_key};
 use crate::config::GraphqlSettings;
 use crate::graphql::{self, AduanaSchema, graphiql};
 use crate::reference::{self, Refresher};
@@ -37,6 +37,7 @@ pub struct AppState {
     store: EventStore,
     schema: AduanaSchema,
     tokens: TokenKeys,
+    api_keys: ApiKeys,
     declarations: DeclarationService,
     reference: Refresher,
 }
@@ -84,13 +85,21 @@ impl AppState {
             ),
             store,
             tokens,
+            api_keys: ApiKeys::default(),
             declarations,
             reference,
         }
     }
 
-    /// Opens the declaration service with the reference data in the store, and starts the
-    /// task that keeps that data current (abort it on shutdown).
+    /// The state checking API keys against `api_keys` (by default, an empty map: no key
+    /// works). [`AppState::load`] loads the keys and keeps them current.
+    pub fn with_api_keys(mut self, api_keys: ApiKeys) -> Self {
+        self.api_keys = api_keys;
+        self
+    }
+
+    /// Opens the declaration service with the reference data in the store, loads the API keys,
+    /// and starts the task that keeps both current (abort it on shutdown).
     pub async fn load(
         store: EventStore,
         tokens: TokenKeys,
@@ -104,9 +113,16 @@ impl AppState {
             tariff_codes = view.tariff_code_count(),
             "reference data loaded"
         );
+        let api_keys = ApiKeys::default();
+        let keys_after = api_keys.load(&store).await?;
         let declarations = DeclarationService::new(store.clone(), view);
-        let state = Self::with_service(store.clone(), tokens, settings, declarations, read_model);
-        let follower = reference::follow(store, state.reference.clone(), after);
+        let state = Self::with_service(store.clone(), tokens, settings, declarations, read_model)
+            .with_api_keys(api_keys.clone());
+        let reference = reference::following(store.clone(), state.reference.clone(), after);
+        let keys = api_key::following(store, api_keys, keys_after);
+        let follower = tokio::spawn(async move {
+            tokio::join!(reference, keys);
+        });
         Ok((state, follower))
     }
 
@@ -121,6 +137,11 @@ impl AppState {
 
     pub fn tokens(&self) -> &TokenKeys {
         &self.tokens
+    }
+
+    /// The API keys requests may present in `X-API-Key`.
+    pub fn api_keys(&self) -> &ApiKeys {
+        &self.api_keys
     }
 
     pub fn store(&self) -> &EventStore {

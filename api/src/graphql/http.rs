@@ -11,9 +11,9 @@
 //!   otherwise, counted before any operation is decoded); each operation is held to the
 //!   document limits on its own (async-graphql runs a batch's operations concurrently).
 //!
-//! - A bearer token, when sent, is checked before the body is read (401 `INVALID_TOKEN` when
-//!   it is not valid, see [`crate::auth`]); its [`crate::auth::Principal`] goes into the data of
-//!   every operation.
+//! - A bearer token or an API key, when sent, is checked before the body is read (401
+//!   `INVALID_TOKEN` or `INVALID_API_KEY` when it is not valid, 400 for both at once, see
+//!   [`crate::auth`]); its [`crate::auth::Principal`] goes into the data of every operation.
 //!
 //! Every refusal has a stable code (see [`HttpError`]).
 
@@ -41,11 +41,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     if !is_json(&headers) {
         return HttpError::UnsupportedMediaType.into_response();
     }
-    let principal = match auth::authenticate(&headers, state.tokens()) {
+    let principal = match auth::authenticate_request(&headers, state.tokens(), state.api_keys()) {
         Ok(principal) => principal,
-        Err(invalid) => {
-            tracing::info!(reason = %invalid.0, "bearer token refused");
-            return invalid.into_response();
+        Err(refusal) => {
+            tracing::info!(reason = %refusal, "credentials refused");
+            return refusal.into_response();
         }
     };
     let batch = match read_request(&headers, body).await {
