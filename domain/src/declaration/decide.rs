@@ -130,6 +130,7 @@ fn file(
             declaration_id: id,
             filing: c.filing,
             errors,
+            filing_date: c.filing_date,
             at: c.at,
             actor: c.actor,
         })],

@@ -8,7 +8,7 @@ use crate::codes::{Actor, CurrencyCode};
 use crate::duty::Assessment;
 use crate::event::domain_event;
 use crate::risk::RiskOutcome;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,6 +32,8 @@ pub struct DeclarationRejected {
     pub declaration_id: Uuid,
     pub filing: RawFiling,
     pub errors: Vec<ValidationError>,
+    /// The filing date the filing was judged on (the reference data in force on it applied).
+    pub filing_date: NaiveDate,
     pub at: DateTime<Utc>,
     pub actor: Actor,
 }

@@ -33,8 +33,8 @@ pub struct DeclarationRow {
     pub office: Option<String>,
     /// The WCO transport mode code, `1` to `9`.
     pub transport_mode: Option<String>,
-    /// The filing date (rates in force on it apply). `None` for a rejected filing: its event
-    /// does not record one.
+    /// The filing date (rates in force on it apply); for a rejected filing, the date it was
+    /// judged on.
     pub filing_date: Option<NaiveDate>,
     pub status: Status,
     /// `None` until the risk rules assigned one (again after an amendment).
@@ -269,7 +269,7 @@ fn rejected(id: Uuid, e: &DeclarationRejected, at: DateTime<Utc>) -> Declaration
         transport_mode: text(&h.transport_mode)
             .and_then(|s| TransportMode::parse(s).ok())
             .map(|m| m.to_string()),
-        filing_date: None,
+        filing_date: Some(e.filing_date),
         status: Status::Rejected,
         lane: None,
         error_count: count(e.errors.len()),

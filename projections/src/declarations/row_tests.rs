@@ -30,6 +30,7 @@ fn rejection(declarant: Option<&str>) -> DeclarationEvent {
             items: Vec::new(),
         },
         errors: Vec::new(),
+        filing_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap(),
         at: Utc.with_ymd_and_hms(2026, 3, 5, 9, 0, 0).unwrap(),
         actor: Actor::parse("declarant/x@ACME").unwrap(),
     })

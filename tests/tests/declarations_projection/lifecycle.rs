@@ -210,7 +210,11 @@ pub async fn rejected(db: TestDb) {
         (row.office.clone(), row.invoice_currency.clone()),
         (None, None)
     );
-    assert_eq!(row.filing_date, None);
+    assert_eq!(
+        row.filing_date,
+        Some(rejection.filing_date),
+        "judged on its filing date"
+    );
     assert_eq!(row.item_count, 2);
     assert_eq!(state.status, Status::Rejected);
     assert!(h.items(id).await.is_empty());

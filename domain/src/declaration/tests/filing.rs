@@ -128,6 +128,7 @@ fn an_invalid_filing_is_rejected_with_every_error_recorded() {
             declaration_id: id(),
             filing,
             errors,
+            filing_date: filing_date(),
             at: at(0),
             actor: declarant(),
         })]);
