@@ -119,7 +119,7 @@ mod tests {
     use super::*;
 
     /// `docs/schema.graphql` is what integrators read: it must be the schema served.
-    /// Regenerate with `cargo run -q -- schema > docs/schema.graphql`.
+    /// Regenerate with `cargo run -q --bin aduana -- schema > docs/schema.graphql`.
     #[test]
     fn the_published_schema_is_the_served_schema() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/schema.graphql");
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(
             published.trim_end(),
             sdl().trim_end(),
-            "docs/schema.graphql is stale: run `cargo run -q -- schema > docs/schema.graphql`"
+            "docs/schema.graphql is stale: run `cargo run -q --bin aduana -- schema > docs/schema.graphql`"
         );
     }
 
