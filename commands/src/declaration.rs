@@ -142,11 +142,23 @@ impl DeclarationService {
 
     /// Files a declaration. The declarant files for its own organisation; an admin may file
     /// for any declarant (loading historical data).
-    pub async fn file(
+    pub async fn file(&self, caller: &Caller, filing: RawFiling) -> Result<Outcome, CommandError> {
+        self.file_dated(caller, filing, None).await
+    }
+
+    /// Files a declaration on a given filing date (today in Korea when none is given). Only an
+    /// admin names the date: loading historical declarations such as the KCS sample.
+    pub async fn file_dated(
         &self,
         caller: &Caller,
         mut filing: RawFiling,
+        filing_date: Option<NaiveDate>,
     ) -> Result<Outcome, CommandError> {
+        if filing_date.is_some() && caller.role != Role::Admin {
+            return Err(CommandError::Forbidden(
+                "only an admin loading historical data names the filing date",
+            ));
+        }
         // A declarant that leaves the declarant out files as itself.
         if caller.role == Role::Declarant
             && filing
@@ -180,8 +192,11 @@ impl DeclarationService {
             // Unreadable declarant or LRN: the rejection still needs a stream of its own.
             _ => Uuid::now_v7(),
         };
-        let body =
+        let mut body =
             serde_json::to_string(&filing).map_err(|e| CommandError::Corrupt(e.to_string()))?;
+        if let Some(date) = filing_date {
+            body.push_str(&format!("\n{date}"));
+        }
         let correlation = Uuid::new_v5(&FILING_NAMESPACE, format!("{id}\n{body}").as_bytes());
 
         let (state, version, stored) = self.load(id).await?;
@@ -206,7 +221,7 @@ impl DeclarationService {
         let command = DeclarationCommand::File(FileDeclaration {
             declaration_id: id,
             filing,
-            filing_date: self.today(now),
+            filing_date: filing_date.unwrap_or_else(|| self.today(now)),
             context: self.context(),
             actor: caller.actor.clone(),
             at: now,
@@ -485,7 +500,7 @@ impl DeclarationService {
             .cloned()
             .map_or_else(|| self.default_rules.clone(), Arc::new);
         AssessmentContext {
-            reference: Arc::new(snapshot),
+            reference: snapshot,
             policy: self.policy,
             rules,
             // Post-clearance audit findings arrive with the audit subsystem.

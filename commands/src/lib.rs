@@ -5,5 +5,6 @@
 //! write read models, and they hand the domain everything it needs (time, ids, reference data)
 //! so the domain stays pure.
 
+pub mod batch;
 pub mod declaration;
 pub mod reference;

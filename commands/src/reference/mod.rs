@@ -191,7 +191,7 @@ fn record_key(event: &ReferenceEvent) -> String {
 /// The reference data in force, folded from the reference streams and kept current.
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceView {
-    inner: Arc<RwLock<(ReferenceSnapshot, u64)>>,
+    inner: Arc<RwLock<(Arc<ReferenceSnapshot>, u64)>>,
 }
 
 impl ReferenceView {
@@ -219,16 +219,20 @@ impl ReferenceView {
             }
         }
         let mut guard = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        for event in &decoded {
-            guard.0.apply(event);
+        if !decoded.is_empty() {
+            // Copy on write: readers holding the previous snapshot keep it.
+            let snapshot = Arc::make_mut(&mut guard.0);
+            for event in &decoded {
+                snapshot.apply(event);
+            }
         }
         guard.1 = guard.1.max(last);
         Ok(())
     }
 
-    /// A copy of the snapshot as it stands (cheap enough: reference data is small).
-    pub fn snapshot(&self) -> ReferenceSnapshot {
-        self.read().0.clone()
+    /// The snapshot as it stands (shared: a refresh makes a new one).
+    pub fn snapshot(&self) -> Arc<ReferenceSnapshot> {
+        Arc::clone(&self.read().0)
     }
 
     /// How many tariff codes are loaded.
@@ -236,7 +240,7 @@ impl ReferenceView {
         self.read().0.tariff_code_count()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, (ReferenceSnapshot, u64)> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, (Arc<ReferenceSnapshot>, u64)> {
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 }
