@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use commands::batch::BatchSettings;
 use commands::reference::ImportError;
 use projections::declarations::{DeclarationsProjection, DeclarationsQuery};
 use projections::{ReadModels, Runner};
@@ -80,6 +81,31 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub graphql: GraphqlSettings,
+
+    #[command(flatten)]
+    pub batches: BatchArgs,
+}
+
+/// How `POST /api/v1/batches` receives uploads.
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// Largest batch body accepted, in bytes (413 past it; a body is never held in memory).
+    #[arg(long = "batch-max-bytes", env = "ADUANA_BATCH_MAX_BYTES", default_value_t = 4 << 30)]
+    pub max_bytes: u64,
+    /// Declarations of one batch filed at once.
+    #[arg(long = "batch-concurrency", env = "ADUANA_BATCH_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+}
+
+impl BatchArgs {
+    pub fn settings(&self) -> BatchSettings {
+        BatchSettings {
+            max_bytes: self.max_bytes,
+            concurrency: self.concurrency as usize,
+            ..BatchSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +302,7 @@ impl Cli {
                     AppState::load(store, tokens, args.graphql, Some(read_model))
                         .await
                         .context("cannot load the reference data")?;
+                let state = state.with_batch_settings(args.batches.settings());
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;

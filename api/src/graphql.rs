@@ -12,6 +12,7 @@
 //! field. The HTTP side (POST and JSON only, body size, batches) is in [`http`].
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
+use commands::batch::BatchService;
 use commands::declaration::DeclarationService;
 use eventstore::EventStore;
 use projections::declarations::DeclarationsQuery;
@@ -77,6 +78,7 @@ pub struct Mutation(
 pub fn schema(
     store: EventStore,
     declarations: DeclarationService,
+    batches: BatchService,
     reference: Refresher,
     read_model: Option<DeclarationsQuery>,
     settings: GraphqlSettings,
@@ -84,6 +86,7 @@ pub fn schema(
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
         .data(declarations)
+        .data(batches)
         .data(reference);
     if let Some(read_model) = read_model {
         builder = builder.data(read_model);

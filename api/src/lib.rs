@@ -7,6 +7,7 @@
 //! the caller, and database passwords are never printed.
 
 pub mod auth;
+pub mod batches;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -12,8 +12,9 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use commands::batch::{BatchService, BatchSettings};
 use commands::declaration::DeclarationService;
 use commands::reference::ReferenceView;
 use eventstore::{EventStore, StoreError};
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::auth::{ApiKeys, TokenKeys, api_key};
+use crate::batches;
 use crate::config::GraphqlSettings;
 use crate::graphql::{self, AduanaSchema, graphiql};
 use crate::reference::{self, Refresher};
@@ -39,6 +41,7 @@ pub struct AppState {
     tokens: TokenKeys,
     api_keys: ApiKeys,
     declarations: DeclarationService,
+    batches: BatchService,
     reference: Refresher,
 }
 
@@ -75,10 +78,16 @@ impl AppState {
         read_model: Option<DeclarationsQuery>,
     ) -> Self {
         let reference = Refresher::new(declarations.reference().clone());
+        let batches = BatchService::new(
+            store.clone(),
+            declarations.clone(),
+            BatchSettings::default(),
+        );
         Self {
             schema: graphql::schema(
                 store.clone(),
                 declarations.clone(),
+                batches.clone(),
                 reference.clone(),
                 read_model,
                 settings,
@@ -87,8 +96,15 @@ impl AppState {
             tokens,
             api_keys: ApiKeys::default(),
             declarations,
+            batches,
             reference,
         }
+    }
+
+    /// The state receiving batches with `settings` (body limit, concurrency).
+    pub fn with_batch_settings(mut self, settings: BatchSettings) -> Self {
+        self.batches = BatchService::new(self.store.clone(), self.declarations.clone(), settings);
+        self
     }
 
     /// The state checking API keys against `api_keys` (by default, an empty map: no key
@@ -130,6 +146,10 @@ impl AppState {
         &self.declarations
     }
 
+    pub fn batches(&self) -> &BatchService {
+        &self.batches
+    }
+
     /// Refreshes the declaration service's reference data (one refresh at a time).
     pub fn reference(&self) -> &Refresher {
         &self.reference
@@ -163,6 +183,13 @@ pub fn router(state: AppState) -> Router {
             get(graphql::http::get).post(graphql::http::post),
         )
         .route("/assets/{version}/{file}", get(graphiql::asset))
+        .route(
+            "/api/v1/batches",
+            // The body is streamed and limited by the batch settings, not by this router.
+            post(batches::submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/batches/{id}", get(batches::status))
+        .route("/api/v1/batches/{id}/results", get(batches::results))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

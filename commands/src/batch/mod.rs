@@ -13,7 +13,8 @@
 
 pub mod parse;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use eventstore::{
     Direction, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
 };
 use futures::{Stream, StreamExt, TryStreamExt};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::declaration::{Caller, CommandError, DeclarationService, Role};
@@ -252,21 +254,22 @@ impl BatchService {
             pending: Vec::new(),
         };
         let outcome = run.file_items(caller, upload).await;
-        let end = match outcome {
+        // Results already filed are recorded even when the upload failed.
+        let flushed = run.flush().await;
+        let end = match &outcome {
             Ok(()) => BatchEvent::BatchCompleted(BatchCompleted {
                 batch_id: id,
                 totals: run.totals,
                 at: Utc::now(),
             }),
-            Err(ref error) => BatchEvent::BatchInterrupted(BatchInterrupted {
+            Err(error) => BatchEvent::BatchInterrupted(BatchInterrupted {
                 batch_id: id,
                 totals: run.totals,
                 reason: error.to_string(),
                 at: Utc::now(),
             }),
         };
-        // Results already filed are recorded even when the upload failed.
-        let recorded = match run.flush().await {
+        let recorded = match flushed {
             Ok(()) => self
                 .append(id, run.version, &run.metadata, &end)
                 .await
@@ -569,15 +572,40 @@ impl Run<'_> {
         let items = parsed_items(upload.body, format, settings.max_bytes)
             .try_filter(move |item| std::future::ready(item.item > skip));
         let service = self.service;
+        let concurrency = settings.concurrency.max(1);
+        // Items of one declaration are filed in item order: an item waits for the one before it
+        // with the same (declarant, LRN), so the first of two different filings wins.
+        let completed = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&completed);
+        let mut in_flight: HashMap<String, (u64, oneshot::Receiver<()>)> = HashMap::new();
         let mut results = std::pin::pin!(
             items
-                .map(|item| async move {
-                    match item {
-                        Ok(item) => service.file_item(caller, format, item).await,
-                        Err(e) => Err(e),
+                .map(move |item| {
+                    let (done, done_rx) = oneshot::channel::<()>();
+                    let before = item
+                        .as_ref()
+                        .ok()
+                        .and_then(|i| Some((i.item, declaration_key(caller, i)?)))
+                        .and_then(|(n, key)| in_flight.insert(key, (n, done_rx)))
+                        .map(|(_, rx)| rx);
+                    if in_flight.len() > 4 * concurrency {
+                        let finished = seen.load(Ordering::Relaxed);
+                        in_flight.retain(|_, (n, _)| *n > finished);
+                    }
+                    async move {
+                        if let Some(before) = before {
+                            // An error means the item before was dropped: go on.
+                            let _ = before.await;
+                        }
+                        let result = match item {
+                            Ok(item) => service.file_item(caller, format, item).await,
+                            Err(e) => Err(e),
+                        };
+                        let _ = done.send(());
+                        result
                     }
                 })
-                .buffered(settings.concurrency.max(1))
+                .buffered(concurrency)
         );
         let mut tick = tokio::time::interval(settings.flush_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -585,6 +613,7 @@ impl Run<'_> {
             tokio::select! {
                 next = results.next() => match next {
                     Some(Ok(result)) => {
+                        completed.store(result.item, Ordering::Relaxed);
                         self.pending.push(result);
                         if self.pending.len() >= settings.chunk_items {
                             self.flush().await?;
@@ -618,6 +647,19 @@ impl Run<'_> {
         self.totals = totals;
         Ok(())
     }
+}
+
+/// What makes two items the same declaration: the declarant (the caller's organisation when
+/// the filing names none) and the LRN, as filed.
+fn declaration_key(caller: &Caller, item: &ParsedItem) -> Option<String> {
+    let header = &item.parsed.as_ref().ok()?.filing.header;
+    let lrn = header.lrn.as_deref()?.trim();
+    let declarant = header
+        .declarant
+        .as_deref()
+        .map(str::trim)
+        .or(caller.organisation.as_deref())?;
+    Some(format!("{declarant}\n{lrn}"))
 }
 
 /// The items of a body, as the bytes arrive; an error ends the stream.
