@@ -252,6 +252,7 @@ impl BatchService {
             metadata,
             totals: batch.totals,
             pending: Vec::new(),
+            pending_bytes: 0,
         };
         let outcome = run.file_items(caller, upload).await;
         // Results already filed are recorded even when the upload failed.
@@ -484,13 +485,25 @@ impl BatchService {
             Ok(outcome) => {
                 result.replayed = outcome.replayed;
                 result.outcome = if outcome.state.status == Status::Rejected {
+                    let mut errors: Vec<ItemError> = outcome
+                        .errors
+                        .iter()
+                        .take(MAX_ITEM_ERRORS)
+                        .map(|e| ItemError::new(e.code.as_str(), Some(&e.path), &e.message))
+                        .collect();
+                    if outcome.errors.len() > MAX_ITEM_ERRORS {
+                        errors.push(ItemError::new(
+                            "MORE_ERRORS",
+                            None,
+                            format!(
+                                "{} more errors: see the declaration's rejection",
+                                outcome.errors.len() - MAX_ITEM_ERRORS
+                            ),
+                        ));
+                    }
                     ItemOutcome::Rejected {
                         declaration_id: Some(outcome.id),
-                        errors: outcome
-                            .errors
-                            .iter()
-                            .map(|e| ItemError::new(e.code.as_str(), Some(&e.path), &e.message))
-                            .collect(),
+                        errors,
                     }
                 } else {
                     ItemOutcome::Accepted {
@@ -558,6 +571,8 @@ struct Run<'a> {
     metadata: EventMetadata,
     totals: BatchTotals,
     pending: Vec<ItemResult>,
+    /// About how large the pending results are in JSON.
+    pending_bytes: usize,
 }
 
 impl Run<'_> {
@@ -592,17 +607,26 @@ impl Run<'_> {
                         let finished = seen.load(Ordering::Relaxed);
                         in_flight.retain(|_, (n, _)| *n > finished);
                     }
-                    async move {
+                    // A task of its own: an item in flight holds a database connection, and
+                    // must go on while this loop waits for its results to be recorded.
+                    let service = service.clone();
+                    let caller = caller.clone();
+                    let task = tokio::spawn(async move {
                         if let Some(before) = before {
                             // An error means the item before was dropped: go on.
                             let _ = before.await;
                         }
                         let result = match item {
-                            Ok(item) => service.file_item(caller, format, item).await,
+                            Ok(item) => service.file_item(&caller, format, item).await,
                             Err(e) => Err(e),
                         };
                         let _ = done.send(());
                         result
+                    });
+                    async move {
+                        task.await.unwrap_or_else(|e| {
+                            Err(BatchError::Corrupt(format!("filing task failed: {e}")))
+                        })
                     }
                 })
                 .buffered(concurrency)
@@ -614,8 +638,11 @@ impl Run<'_> {
                 next = results.next() => match next {
                     Some(Ok(result)) => {
                         completed.store(result.item, Ordering::Relaxed);
+                        self.pending_bytes += approximate_size(&result);
                         self.pending.push(result);
-                        if self.pending.len() >= settings.chunk_items {
+                        if self.pending.len() >= settings.chunk_items
+                            || self.pending_bytes >= MAX_CHUNK_BYTES
+                        {
                             self.flush().await?;
                         }
                     }
@@ -633,6 +660,7 @@ impl Run<'_> {
             return Ok(());
         }
         let results = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         let totals = self.totals.add(&results);
         let event = BatchEvent::BatchItemsRecorded(BatchItemsRecorded {
             batch_id: self.id,
@@ -647,6 +675,26 @@ impl Run<'_> {
         self.totals = totals;
         Ok(())
     }
+}
+
+/// Results per event stay well below the store's 1 MiB payload limit.
+const MAX_CHUNK_BYTES: usize = 256 << 10;
+
+/// Most errors an item result lists; the declaration's own `DeclarationRejected` has them all.
+const MAX_ITEM_ERRORS: usize = 100;
+
+/// An upper estimate of a result's JSON size.
+fn approximate_size(result: &ItemResult) -> usize {
+    let errors = match &result.outcome {
+        ItemOutcome::Rejected { errors, .. } => errors
+            .iter()
+            .map(|e| 48 + e.code.len() + e.message.len() + e.field.as_ref().map_or(0, String::len))
+            .sum(),
+        ItemOutcome::Accepted { .. } => 0,
+    };
+    256 + result.lrn.as_ref().map_or(0, String::len)
+        + result.declarant.as_ref().map_or(0, String::len)
+        + errors
 }
 
 /// What makes two items the same declaration: the declarant (the caller's organisation when
