@@ -68,6 +68,9 @@ pub enum Command {
     Bench(BenchCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Demonstration data: `demo generate` writes synthetic declarations as NDJSON.
+    #[command(subcommand)]
+    Demo(crate::demo::DemoCommand),
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +361,10 @@ impl Cli {
             }
             Command::Schema => {
                 print(graphql::sdl().trim_end())?;
+                Ok(0)
+            }
+            Command::Demo(command) => {
+                crate::demo::run_command(&command)?;
                 Ok(0)
             }
         }

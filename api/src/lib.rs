@@ -11,6 +11,7 @@ pub mod batches;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod loadgen;
