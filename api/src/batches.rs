@@ -256,7 +256,7 @@ fn batch_error(e: &BatchError, batch: Option<&Batch>) -> Response {
     let status = match e {
         BatchError::Forbidden(_) => StatusCode::FORBIDDEN,
         BatchError::NotFound(_) => StatusCode::NOT_FOUND,
-        BatchError::InProgress(_) => StatusCode::CONFLICT,
+        BatchError::InProgress(_) | BatchError::IdTaken(_) => StatusCode::CONFLICT,
         BatchError::Format(_) | BatchError::Body(_) => StatusCode::BAD_REQUEST,
         BatchError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         BatchError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -13,7 +13,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use commands::batch::BatchSettings;
 use commands::reference::ImportError;
-use projections::declarations::{DeclarationsProjection, DeclarationsQuery};
+use futures::FutureExt as _;
+use projections::BatchesProjection;
+use projections::declarations::DeclarationsProjection;
 use projections::{ReadModels, Runner};
 use serde::Serialize;
 
@@ -22,6 +24,7 @@ use crate::auth::key::{self, SigningKey};
 use crate::auth::{Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
 use crate::config::{GraphqlSettings, StoreArgs};
+use crate::graphql::ReadModelQueries;
 use crate::reference::{self, FileImportError};
 use crate::server::{App, AppState};
 use crate::telemetry::LogFormat;
@@ -68,6 +71,10 @@ pub enum Command {
     Bench(BenchCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Send a batch file to a server (progress, retry, resume), read a batch's status or
+    /// results.
+    #[command(subcommand)]
+    Batch(crate::batch_client::BatchCommand),
     /// Demonstration data: `demo generate` writes synthetic declarations as NDJSON.
     #[command(subcommand)]
     Demo(crate::demo::DemoCommand),
@@ -212,6 +219,20 @@ pub enum BenchCommand {
     StreamGrowth(BenchGrowthArgs),
     /// Files declarations through GraphQL over HTTP at a fixed rate (open loop).
     File(BenchFileArgs),
+    /// CPU per batch item before the store: parse, validate, decide, serialize (one thread).
+    BatchCpu(BenchBatchCpuArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBatchCpuArgs {
+    /// Demo declarations to run through.
+    #[arg(long, default_value = "20000")]
+    pub declarations: u64,
+    /// Items per declaration.
+    #[arg(long, default_value = "3")]
+    pub items: u16,
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -286,23 +307,20 @@ impl Cli {
                 let models = ReadModels::open(args.store.database_url().expose())
                     .await
                     .context("cannot open the read models")?;
-                let projection = Arc::new(Runner::new(
+                let declarations = Runner::new(
                     store.clone(),
                     models.clone(),
                     Arc::new(DeclarationsProjection),
-                ));
+                );
+                let batches =
+                    Runner::new(store.clone(), models.clone(), Arc::new(BatchesProjection));
                 let (stop_projection, stopped) = tokio::sync::oneshot::channel::<()>();
-                let projection_task = tokio::spawn({
-                    let projection = projection.clone();
-                    async move {
-                        projection
-                            .run(async move { stopped.await.unwrap_or(()) })
-                            .await
-                    }
+                let projection_task = tokio::spawn(async move {
+                    let stopped = async move { stopped.await.unwrap_or(()) }.shared();
+                    tokio::join!(declarations.run(stopped.clone()), batches.run(stopped));
                 });
-                let read_model = DeclarationsQuery::new(models.clone());
                 let (state, follower) =
-                    AppState::load(store, tokens, args.graphql, Some(read_model))
+                    AppState::load(store, tokens, args.graphql, ReadModelQueries::new(&models))
                         .await
                         .context("cannot load the reference data")?;
                 let state = state.with_batch_settings(args.batches.settings());
@@ -363,6 +381,7 @@ impl Cli {
                 print(graphql::sdl().trim_end())?;
                 Ok(0)
             }
+            Command::Batch(command) => crate::batch_client::run(command).await,
             Command::Demo(command) => {
                 crate::demo::run_command(&command)?;
                 Ok(0)
@@ -520,6 +539,10 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
             let store = args.store.open().await?;
             let report = bench::stream_growth(&store, args.events).await?;
             store.close().await;
+            json(&report)?
+        }
+        BenchCommand::BatchCpu(args) => {
+            let report = crate::bench_batch::cpu_split(args.declarations, args.items, args.seed)?;
             json(&report)?
         }
         BenchCommand::File(args) => {

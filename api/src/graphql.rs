@@ -1,6 +1,6 @@
 //! The GraphQL API, one file per area: the event log ([`log`]), declarations
-//! ([`declarations`]: filing to clearance, history and past states) and reference data
-//! ([`reference`]). Decimals travel as strings ([`scalars::Decimal`]).
+//! ([`declarations`]: filing to clearance, history and past states), batches ([`batches`]) and
+//! reference data ([`reference`]). Decimals travel as strings ([`scalars::Decimal`]).
 //!
 //! Errors carry `extensions.code` (see [`crate::error`]); a field that needs a principal answers
 //! `UNAUTHENTICATED` without a bearer token.
@@ -15,12 +15,14 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use commands::batch::BatchService;
 use commands::declaration::DeclarationService;
 use eventstore::EventStore;
+use projections::batches::BatchesQuery;
 use projections::declarations::DeclarationsQuery;
 
 use crate::auth::Role;
 use crate::config::GraphqlSettings;
 use crate::reference::Refresher;
 
+pub mod batches;
 pub mod declaration_list;
 pub mod declarations;
 pub mod graphiql;
@@ -62,6 +64,7 @@ pub struct Query(
     log::LogQuery,
     declarations::DeclarationQuery,
     declaration_list::DeclarationListQuery,
+    batches::BatchQuery,
 );
 
 /// Every field of the root mutation.
@@ -71,8 +74,36 @@ pub struct Mutation(
     reference::ReferenceMutation,
 );
 
-/// Builds the schema, serving the given store, the declaration service built on it, and the
-/// refresher of that service's reference data.
+/// The read-model queries the schema serves. A list whose query is missing answers `INTERNAL`.
+/// `Some(DeclarationsQuery)` alone converts into it (the declarations list only).
+#[derive(Debug, Clone, Default)]
+pub struct ReadModelQueries {
+    pub declarations: Option<DeclarationsQuery>,
+    pub batches: Option<BatchesQuery>,
+}
+
+impl ReadModelQueries {
+    /// Every list, read from `models`.
+    pub fn new(models: &projections::ReadModels) -> Self {
+        Self {
+            declarations: Some(DeclarationsQuery::new(models.clone())),
+            batches: Some(BatchesQuery::new(models.clone())),
+        }
+    }
+}
+
+impl From<Option<DeclarationsQuery>> for ReadModelQueries {
+    fn from(declarations: Option<DeclarationsQuery>) -> Self {
+        Self {
+            declarations,
+            batches: None,
+        }
+    }
+}
+
+/// Builds the schema, serving the given store, the declaration and batch services built on
+/// it, the refresher of the declaration service's reference data, and the lists of
+/// `read_models`.
 /// With introspection off, `__schema` and `__type` answer null and error messages suggest no
 /// field names.
 pub fn schema(
@@ -80,15 +111,19 @@ pub fn schema(
     declarations: DeclarationService,
     batches: BatchService,
     reference: Refresher,
-    read_model: Option<DeclarationsQuery>,
+    read_models: impl Into<ReadModelQueries>,
     settings: GraphqlSettings,
 ) -> AduanaSchema {
+    let read_models = read_models.into();
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
         .data(declarations)
         .data(batches)
         .data(reference);
-    if let Some(read_model) = read_model {
+    if let Some(read_model) = read_models.declarations {
+        builder = builder.data(read_model);
+    }
+    if let Some(read_model) = read_models.batches {
         builder = builder.data(read_model);
     }
     let builder = builder

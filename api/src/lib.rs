@@ -7,8 +7,10 @@
 //! the caller, and database passwords are never printed.
 
 pub mod auth;
+pub mod batch_client;
 pub mod batches;
 pub mod bench;
+pub mod bench_batch;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -18,7 +18,6 @@ use commands::batch::{BatchService, BatchSettings};
 use commands::declaration::DeclarationService;
 use commands::reference::ReferenceView;
 use eventstore::{EventStore, StoreError};
-use projections::declarations::DeclarationsQuery;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -26,7 +25,7 @@ use tokio::task::JoinHandle;
 use crate::auth::{ApiKeys, TokenKeys, api_key};
 use crate::batches;
 use crate::config::GraphqlSettings;
-use crate::graphql::{self, AduanaSchema, graphiql};
+use crate::graphql::{self, AduanaSchema, ReadModelQueries, graphiql};
 use crate::reference::{self, Refresher};
 
 /// Largest request body accepted by routes other than `/graphql` (which reads its body itself,
@@ -75,7 +74,7 @@ impl AppState {
         tokens: TokenKeys,
         settings: GraphqlSettings,
         declarations: DeclarationService,
-        read_model: Option<DeclarationsQuery>,
+        read_models: impl Into<ReadModelQueries>,
     ) -> Self {
         let reference = Refresher::new(declarations.reference().clone());
         let batches = BatchService::new(
@@ -89,7 +88,7 @@ impl AppState {
                 declarations.clone(),
                 batches.clone(),
                 reference.clone(),
-                read_model,
+                read_models,
                 settings,
             ),
             store,
@@ -120,7 +119,7 @@ impl AppState {
         store: EventStore,
         tokens: TokenKeys,
         settings: GraphqlSettings,
-        read_model: Option<DeclarationsQuery>,
+        read_models: impl Into<ReadModelQueries>,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
         // Taken before loading: whatever commits during the load is seen by the follower.
         let after = store.head_position().await?;
@@ -132,7 +131,7 @@ impl AppState {
         let api_keys = ApiKeys::default();
         let keys_after = api_keys.load(&store).await?;
         let declarations = DeclarationService::new(store.clone(), view);
-        let state = Self::with_service(store.clone(), tokens, settings, declarations, read_model)
+        let state = Self::with_service(store.clone(), tokens, settings, declarations, read_models)
             .with_api_keys(api_keys.clone());
         let reference = reference::following(store.clone(), state.reference.clone(), after);
         let keys = api_key::following(store, api_keys, keys_after);

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::declaration::Status;
-use crate::risk::Lane;
 use crate::Decimal;
+use crate::declaration::Status;
 use crate::event::domain_event;
+use crate::risk::Lane;
 
 /// The input format of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ pub struct BatchTotals {
 
 impl BatchTotals {
     /// The totals after `results`.
-    pub fn add(mut self, results: &[ItemResult]) -> Self {
+    pub fn with(mut self, results: &[ItemResult]) -> Self {
         for result in results {
             self.items += 1;
             match result.outcome {
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn totals_count_each_outcome_and_replays() {
         let totals =
-            BatchTotals::default().add(&[accepted(1, false), rejected(2), accepted(3, true)]);
+            BatchTotals::default().with(&[accepted(1, false), rejected(2), accepted(3, true)]);
         assert_eq!(
             totals,
             BatchTotals {
@@ -377,7 +377,7 @@ mod tests {
             at: at(),
         });
         let results = vec![accepted(1, false), rejected(2)];
-        let totals = BatchTotals::default().add(&results);
+        let totals = BatchTotals::default().with(&results);
         let recorded = BatchEvent::BatchItemsRecorded(BatchItemsRecorded {
             batch_id: id,
             results,

@@ -10,11 +10,14 @@
 //! | `runner` | [`Runner`]: catch-up, live following, checkpoints, retries, rebuilds |
 //! | `read_models` | [`ReadModels`]: the pool on the event store's database, read-model migrations |
 //! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
+//! | [`batches`] | the `batches` read model: [`BatchesProjection`] and its list |
 
+pub mod batches;
 pub mod declarations;
 mod read_models;
 mod runner;
 
+pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
 pub use read_models::{Backend, ReadModels};
 pub use runner::{Projection, ProjectionError, Runner, State, Status};

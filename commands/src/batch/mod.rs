@@ -70,6 +70,9 @@ pub enum BatchError {
     /// The same batch is being received on another connection.
     #[error("batch {0} is being processed on another connection; retry later")]
     InProgress(Uuid),
+    /// The batch id belongs to another sender: choose another.
+    #[error("batch id {0} is taken by another sender; choose another id")]
+    IdTaken(Uuid),
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error("the body is larger than the limit of {limit} bytes")]
@@ -89,6 +92,7 @@ impl BatchError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound(_) => "BATCH_NOT_FOUND",
             Self::InProgress(_) => "BATCH_IN_PROGRESS",
+            Self::IdTaken(_) => "BATCH_ID_TAKEN",
             Self::Format(e) => e.code(),
             Self::TooLarge { .. } => "BATCH_TOO_LARGE",
             Self::Body(_) => "BODY_INCOMPLETE",
@@ -153,7 +157,11 @@ impl Drop for ActiveGuard {
 }
 
 impl BatchService {
-    pub fn new(store: EventStore, declarations: DeclarationService, settings: BatchSettings) -> Self {
+    pub fn new(
+        store: EventStore,
+        declarations: DeclarationService,
+        settings: BatchSettings,
+    ) -> Self {
         Self {
             store,
             declarations,
@@ -223,8 +231,8 @@ impl BatchService {
             batch = batch.evolve(&received);
         } else {
             if !owns(caller, &batch) {
-                // Someone else's batch id: as if it did not exist.
-                return Err(BatchError::InProgress(id).into());
+                // Someone else's batch id: nothing about it is told.
+                return Err(BatchError::IdTaken(id).into());
             }
             if batch.status == BatchStatus::Completed {
                 return Ok(batch);
@@ -428,7 +436,12 @@ impl BatchService {
             .declarant
             .as_deref()
             .map(|d| d.trim().to_owned())
-            .or_else(|| caller.organisation.clone().filter(|_| caller.role == Role::Declarant));
+            .or_else(|| {
+                caller
+                    .organisation
+                    .clone()
+                    .filter(|_| caller.role == Role::Declarant)
+            });
 
         if caller.role == Role::Declarant
             && result.declarant.is_some()
@@ -443,17 +456,19 @@ impl BatchService {
         }
         let filing_date = match (filing_date, caller.role, format) {
             (None, ..) => None,
-            (Some(text), Role::Admin, _) => match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-                Ok(date) => Some(date),
-                Err(_) => {
-                    let error = ItemError::new(
-                        "INVALID_FILING_DATE",
-                        Some("filingDate"),
-                        format!("{text:?} is not a date (YYYY-MM-DD)"),
-                    );
-                    return Ok(reject(result, error));
+            (Some(text), Role::Admin, _) => {
+                match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+                    Ok(date) => Some(date),
+                    Err(_) => {
+                        let error = ItemError::new(
+                            "INVALID_FILING_DATE",
+                            Some("filingDate"),
+                            format!("{text:?} is not a date (YYYY-MM-DD)"),
+                        );
+                        return Ok(reject(result, error));
+                    }
                 }
-            },
+            }
             // A declarant's CSV carries the KCS Date column: its filing date is today.
             (Some(_), _, BatchFormat::KcsCsv) => None,
             (Some(_), ..) => {
@@ -532,7 +547,11 @@ impl BatchService {
             }
             Err(CommandError::NotFound(_)) => Ok(reject(
                 result,
-                ItemError::new("FORBIDDEN", Some("header.declarant"), "not your declaration"),
+                ItemError::new(
+                    "FORBIDDEN",
+                    Some("header.declarant"),
+                    "not your declaration",
+                ),
             )),
             Err(CommandError::Store(e)) => Err(BatchError::Store(e)),
             Err(CommandError::Conflict { expected, actual }) => Err(BatchError::Corrupt(format!(
@@ -576,7 +595,11 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn file_items<S, E>(&mut self, caller: &Caller, upload: Upload<S>) -> Result<(), BatchError>
+    async fn file_items<S, E>(
+        &mut self,
+        caller: &Caller,
+        upload: Upload<S>,
+    ) -> Result<(), BatchError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -661,7 +684,7 @@ impl Run<'_> {
         }
         let results = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let totals = self.totals.add(&results);
+        let totals = self.totals.with(&results);
         let event = BatchEvent::BatchItemsRecorded(BatchItemsRecorded {
             batch_id: self.id,
             results,
@@ -745,7 +768,10 @@ where
                     if state.read > max_bytes {
                         Err(BatchError::TooLarge { limit: max_bytes })
                     } else {
-                        state.parser.push(&chunk, &mut out).map_err(BatchError::from)
+                        state
+                            .parser
+                            .push(&chunk, &mut out)
+                            .map_err(BatchError::from)
                     }
                 }
                 Some(Err(e)) => Err(BatchError::Body(e.to_string())),

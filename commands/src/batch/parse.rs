@@ -489,7 +489,11 @@ fn kcs_filing(rows: &[Vec<String>]) -> BatchFiling {
         .collect();
     let total: Option<Decimal> = items
         .iter()
-        .map(|i| i.invoice_value.as_deref().and_then(|v| v.parse::<Decimal>().ok()))
+        .map(|i| {
+            i.invoice_value
+                .as_deref()
+                .and_then(|v| v.parse::<Decimal>().ok())
+        })
         .sum();
     let invoice_amount = match total {
         Some(total) => Some(total.normalize().to_string()),

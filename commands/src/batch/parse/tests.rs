@@ -19,7 +19,13 @@ fn parse(format: BatchFormat, body: &[u8], size: usize) -> Result<Vec<ParsedItem
 fn codes(items: &[ParsedItem]) -> Vec<(u64, u64, Option<&str>)> {
     items
         .iter()
-        .map(|i| (i.item, i.line, i.parsed.as_ref().err().map(|e| e.code.as_str())))
+        .map(|i| {
+            (
+                i.item,
+                i.line,
+                i.parsed.as_ref().err().map(|e| e.code.as_str()),
+            )
+        })
         .collect()
 }
 
@@ -42,7 +48,11 @@ fn ndjson_lines_become_items_whatever_the_chunking() {
     let last = whole[3].parsed.as_ref().unwrap();
     assert_eq!(last.filing_date.as_deref(), Some("2020-01-02"));
     for size in [1, 2, 3, 7, 64] {
-        assert_eq!(parse(BatchFormat::Ndjson, body, size).unwrap(), whole, "chunks of {size}");
+        assert_eq!(
+            parse(BatchFormat::Ndjson, body, size).unwrap(),
+            whole,
+            "chunks of {size}"
+        );
     }
 }
 
@@ -59,7 +69,10 @@ fn a_json_value_of_the_wrong_type_is_a_malformed_line() {
     let items = parse(BatchFormat::Ndjson, b"[1,2]\n{\"header\":{\"lrn\":5}}\n", 5).unwrap();
     assert_eq!(
         codes(&items),
-        [(1, 1, Some("MALFORMED_LINE")), (2, 2, Some("MALFORMED_LINE"))]
+        [
+            (1, 1, Some("MALFORMED_LINE")),
+            (2, 2, Some("MALFORMED_LINE"))
+        ]
     );
 }
 
@@ -96,12 +109,22 @@ fn consecutive_kcs_rows_of_one_declaration_are_its_items() {
     let items = parse(BatchFormat::KcsCsv, body.as_bytes(), 3).unwrap();
     assert_eq!(
         codes(&items),
-        [(1, 2, None), (2, 4, Some("WRONG_COLUMN_COUNT")), (3, 5, None)]
+        [
+            (1, 2, None),
+            (2, 4, Some("WRONG_COLUMN_COUNT")),
+            (3, 5, None)
+        ]
     );
     let first = items[0].parsed.as_ref().unwrap();
     assert_eq!(first.filing.items.len(), 2);
-    assert_eq!(first.filing.items[1].preference_claim, None, "A is no preference");
-    assert_eq!(first.filing.header.invoice_amount.as_deref(), Some("372354"));
+    assert_eq!(
+        first.filing.items[1].preference_claim, None,
+        "A is no preference"
+    );
+    assert_eq!(
+        first.filing.header.invoice_amount.as_deref(),
+        Some("372354")
+    );
 }
 
 #[test]
@@ -109,12 +132,18 @@ fn a_csv_without_the_kcs_columns_is_refused() {
     let error = parse(BatchFormat::KcsCsv, b"a,b,c\n1,2,3\n", 100).unwrap_err();
     assert_eq!(error.code(), "INVALID_CSV_HEADER");
     assert!(error.to_string().contains("Declaration ID"), "{error}");
-    assert!(parse(BatchFormat::KcsCsv, b"", 10).is_err(), "no header at all");
+    assert!(
+        parse(BatchFormat::KcsCsv, b"", 10).is_err(),
+        "no header at all"
+    );
 }
 
 #[test]
 fn the_kcs_sample_file_is_read_row_for_row() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/kcs-synthetic/valid.csv");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/kcs-synthetic/valid.csv"
+    );
     let Ok(body) = std::fs::read(path) else {
         panic!("{path} is needed (../shared/data)");
     };
