@@ -426,6 +426,10 @@ fn read_header(line: &Line) -> Result<Columns, FormatError> {
 
 /// Splits one CSV record (RFC 4180 quoting; a record does not span lines).
 fn split_csv(text: &str) -> Result<Vec<String>, String> {
+    if !text.contains('"') {
+        // Nothing quoted (the KCS files): a plain split, without a reader per row.
+        return Ok(text.split(',').map(str::to_owned).collect());
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -487,14 +491,11 @@ fn kcs_filing(rows: &[Vec<String>]) -> BatchFiling {
             invoice_value: non_empty(&row[PRICE]).map(|p| whole_won(&p)),
         })
         .collect();
-    let total: Option<Decimal> = items
-        .iter()
-        .map(|i| {
-            i.invoice_value
-                .as_deref()
-                .and_then(|v| v.parse::<Decimal>().ok())
-        })
-        .sum();
+    // No total when a price is unreadable or the sum overflows: validation then names it.
+    let total: Option<Decimal> = items.iter().try_fold(Decimal::ZERO, |sum, item| {
+        let value = item.invoice_value.as_deref()?.parse::<Decimal>().ok()?;
+        sum.checked_add(value)
+    });
     let invoice_amount = match total {
         Some(total) => Some(total.normalize().to_string()),
         None => items.iter().find_map(|i| i.invoice_value.clone()),

@@ -152,3 +152,28 @@ fn the_kcs_sample_file_is_read_row_for_row() {
     assert_eq!(items.len(), rows, "one declaration per row in the sample");
     assert!(items.iter().all(|i| i.parsed.is_ok()));
 }
+
+#[test]
+fn prices_summing_past_the_decimal_range_leave_the_total_to_validation() {
+    // Found by the kcs_csv fuzz target: the sum overflowed and panicked.
+    let big = KCS_ROW.replace("372254.4", "79228162514264337593543950335");
+    let one = KCS_ROW.replace("372254.4", "1");
+    let body = format!("{KCS_HEADER}\n{big}\n{one}\n");
+    let items = parse(BatchFormat::KcsCsv, body.as_bytes(), 7).unwrap();
+    let filing = items[0].parsed.as_ref().unwrap();
+    assert_eq!(filing.filing.items.len(), 2);
+    assert_eq!(
+        filing.filing.header.invoice_amount.as_deref(),
+        Some("79228162514264337593543950335"),
+        "the first price stands in; validation reports the mismatch"
+    );
+}
+
+#[test]
+fn quoted_csv_fields_are_read_as_rfc_4180_says() {
+    let quoted = KCS_ROW.replace("ZZR1LT6", "\"ZZR,1\"");
+    let body = format!("{KCS_HEADER}\n{quoted}\n");
+    let items = parse(BatchFormat::KcsCsv, body.as_bytes(), 1000).unwrap();
+    let filing = items[0].parsed.as_ref().unwrap();
+    assert_eq!(filing.filing.header.declarant.as_deref(), Some("ZZR,1"));
+}
