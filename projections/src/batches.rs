@@ -12,16 +12,13 @@
 //! [`BatchesQuery::list`] pages through the batches in a [`Scope`] newest first (`received_at`
 //! descending, then id descending) with opaque keyset cursors, as the declarations list does.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use domain::DomainEvent;
 use domain::batch::{Batch, BatchEvent, BatchFormat, BatchItemsRecorded, BatchStatus, BatchTotals};
 use eventstore::{Filter, RecordedEvent};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde::de::value::{Error as ValueError, StrDeserializer};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
@@ -29,6 +26,7 @@ use uuid::Uuid;
 pub use crate::declarations::{MAX_PAGE_SIZE, PageRequest, Scope};
 use crate::read_models::ReadModels;
 use crate::runner::{Projection, ProjectionError};
+use crate::stored::{decode_cursor, encode_cursor, format_time, parse_name, parse_time, to_i64};
 
 /// The stream category this projection reads.
 pub const CATEGORY: &str = "batch";
@@ -83,7 +81,7 @@ impl BatchRow {
     /// This row's place in the list order, as an opaque cursor: URL-safe base64 of
     /// `<received_at>|<id>`.
     pub fn cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", format_time(self.received_at), self.id))
+        encode_cursor(self.received_at, self.id)
     }
 
     /// The batch as the domain folds it (the shape `BatchService::get` answers).
@@ -251,27 +249,6 @@ fn evolve(
     BatchRow::from_batch(before.evolve(event), version)
 }
 
-/// An instant as stored: RFC 3339, UTC, six fractional digits, so text order is time order.
-fn format_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| format!("instant {text:?}: {e}"))
-}
-
-/// Reads a stored name back through the domain type's serde names (`kcs-csv`, `completed`),
-/// which are the `as_str` names stored.
-fn parse_name<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, String> {
-    T::deserialize(StrDeserializer::<ValueError>::new(text)).map_err(|e| format!("{text:?}: {e}"))
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 async fn upsert(tx: &mut AnyConnection, row: &BatchRow) -> Result<(), sqlx::Error> {
     sqlx::query(UPSERT)
         .bind(row.id.to_string())
@@ -369,18 +346,6 @@ pub enum QueryError {
     Corrupt(String),
 }
 
-/// Reads a cursor back into its sort key, in the stored text forms.
-fn decode_cursor(cursor: &str) -> Result<(String, String), QueryError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| QueryError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
-    let (received_at, id) = text.split_once('|').ok_or(QueryError::InvalidCursor)?;
-    let received_at = parse_time(received_at).map_err(|_| QueryError::InvalidCursor)?;
-    let id = Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
-    Ok((format_time(received_at), id.to_string()))
-}
-
 /// The queries of the `batches` read model.
 #[derive(Debug, Clone)]
 pub struct BatchesQuery {
@@ -407,7 +372,11 @@ impl BatchesQuery {
         if !(1..=MAX_PAGE_SIZE).contains(&page.first) {
             return Err(QueryError::InvalidPageSize(page.first));
         }
-        let after = page.after.as_deref().map(decode_cursor).transpose()?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|c| decode_cursor(c).ok_or(QueryError::InvalidCursor))
+            .transpose()?;
         // Every condition binds text; `$n` is the n-th value of `binds`.
         let mut conditions = Vec::new();
         let mut binds: Vec<String> = Vec::new();

@@ -16,6 +16,7 @@ pub mod batches;
 pub mod declarations;
 mod read_models;
 mod runner;
+mod stored;
 
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;

@@ -4,8 +4,6 @@
 //! Every query takes a [`Scope`]: a declarant's caller passes its organisation and sees only
 //! its own declarations, whatever the filter says; there is no query without one.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::NaiveDate;
 use domain::declaration::Status;
 use domain::risk::Lane;
@@ -17,6 +15,7 @@ use uuid::Uuid;
 use super::row::{DeclarationRow, ItemRow};
 use super::sql::{self, COLUMNS};
 use crate::read_models::ReadModels;
+use crate::stored;
 
 /// The most rows one page may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -101,20 +100,8 @@ impl DeclarationRow {
     /// This row's place in the list order, as an opaque cursor: URL-safe base64 of
     /// `<filed_at>|<id>`.
     pub fn cursor(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", sql::format_time(self.filed_at), self.id))
+        stored::encode_cursor(self.filed_at, self.id)
     }
-}
-
-/// Reads a cursor back into its sort key, in the stored text forms.
-fn decode_cursor(cursor: &str) -> Result<(String, String), QueryError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| QueryError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| QueryError::InvalidCursor)?;
-    let (filed_at, id) = text.split_once('|').ok_or(QueryError::InvalidCursor)?;
-    let filed_at = sql::parse_time(filed_at).map_err(|_| QueryError::InvalidCursor)?;
-    let id = Uuid::parse_str(id).map_err(|_| QueryError::InvalidCursor)?;
-    Ok((sql::format_time(filed_at), id.to_string()))
 }
 
 /// SQL text with its parameters, numbered as they are added.
@@ -235,7 +222,11 @@ impl DeclarationsQuery {
         if !(1..=MAX_PAGE_SIZE).contains(&page.first) {
             return Err(QueryError::InvalidPageSize(page.first));
         }
-        let after = page.after.as_deref().map(decode_cursor).transpose()?;
+        let after = page
+            .after
+            .as_deref()
+            .map(|c| stored::decode_cursor(c).ok_or(QueryError::InvalidCursor))
+            .transpose()?;
         let mut statement = Statement::default();
         statement.scope(scope);
         if let Some(status) = filter.status {

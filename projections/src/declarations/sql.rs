@@ -3,18 +3,18 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::NaiveDate;
 use domain::Decimal;
 use domain::declaration::{Item, Status};
 use domain::duty::Assessment;
 use domain::risk::Lane;
-use serde::Deserialize;
-use serde::de::value::{Error as ValueError, StrDeserializer};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use super::row::{DeclarationRow, ItemRow, ItemsChange};
+pub(crate) use crate::stored::{format_time, parse_time};
+use crate::stored::{parse_name, to_i64};
 
 /// The columns of `declarations`, in the order [`decode_row`] reads and [`upsert`] binds.
 pub(crate) const COLUMNS: &str = "id, declarant, lrn, declaration_type, importer, exporter, \
@@ -58,17 +58,6 @@ impl From<sqlx::Error> for WriteError {
 /// Item lines per INSERT statement (7 parameters each, far below either backend's limit).
 const ITEMS_PER_INSERT: usize = 100;
 
-/// An instant as stored: RFC 3339, UTC, six fractional digits, so text order is time order.
-pub(crate) fn format_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| format!("instant {text:?}: {e}"))
-}
-
 /// A date as stored: `YYYY-MM-DD`.
 pub(crate) fn format_date(date: NaiveDate) -> String {
     date.format("%Y-%m-%d").to_string()
@@ -82,15 +71,6 @@ pub(crate) fn status_text(status: Status) -> &'static str {
 /// The stored name of a lane (`green`, `yellow`, `red`).
 pub(crate) fn lane_text(lane: Lane) -> String {
     lane.to_string()
-}
-
-/// Reads a name back through the domain type's own serde names (the ones stored).
-fn parse_name<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, String> {
-    T::deserialize(StrDeserializer::<ValueError>::new(text)).map_err(|e| format!("{text:?}: {e}"))
-}
-
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn decimal(text: Option<String>) -> Result<Option<Decimal>, String> {
