@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use commands::batch::{BatchError, BatchService};
 use domain::batch::{self, ItemOutcome, ItemResult};
 use futures::TryStreamExt;
-use projections::batches::{BatchFilter, BatchesQuery, PageRequest, QueryError, Scope};
+use projections::batches::{BatchFilter, BatchesQuery, PageRequest, QueryError};
 use uuid::Uuid;
 
 use super::MAX_LIMIT;
 use crate::auth::{self, RequireRole, Role};
 use crate::error::{ApiError, LIMIT_TOO_LARGE};
-use crate::graphql::declaration_list::PageInfo;
+use crate::graphql::declaration_list::{PageInfo, list_scope};
 use crate::graphql::declarations::{Lane, Status};
 use crate::graphql::log::to_int;
 use crate::graphql::scalars::Decimal;
@@ -318,11 +318,7 @@ impl BatchQuery {
         status: Option<BatchStatus>,
     ) -> Result<BatchConnection, ApiError> {
         let principal = auth::principal(ctx)?;
-        let scope = match (principal.role(), principal.organisation()) {
-            (Role::Declarant, Some(org)) => Scope::Organisation(org.to_owned()),
-            (Role::Officer | Role::Auditor | Role::Admin, _) => Scope::All,
-            (role, _) => return Err(ApiError::Forbidden { role }),
-        };
+        let scope = list_scope(principal)?;
         let query = ctx
             .data::<BatchesQuery>()
             .map_err(|_| ApiError::Internal("the batches read model is not configured".into()))?;

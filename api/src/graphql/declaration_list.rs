@@ -111,6 +111,16 @@ impl From<DeclarationRow> for DeclarationSummary {
     }
 }
 
+/// What a principal may list from a read model: a declarant its organisation's rows; officers,
+/// auditors and admins every row; others nothing (`FORBIDDEN`).
+pub(crate) fn list_scope(principal: &crate::auth::Principal) -> Result<Scope, ApiError> {
+    match (principal.role(), principal.organisation()) {
+        (Role::Declarant, Some(org)) => Ok(Scope::Organisation(org.to_owned())),
+        (Role::Officer | Role::Auditor | Role::Admin, _) => Ok(Scope::All),
+        (role, _) => Err(ApiError::Forbidden { role }),
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct DeclarationListQuery;
 
@@ -125,11 +135,7 @@ impl DeclarationListQuery {
         after: Option<String>,
     ) -> Result<DeclarationConnection, ApiError> {
         let principal = auth::principal(ctx)?;
-        let scope = match (principal.role(), principal.organisation()) {
-            (Role::Declarant, Some(org)) => Scope::Organisation(org.to_owned()),
-            (Role::Officer | Role::Auditor | Role::Admin, _) => Scope::All,
-            (role, _) => return Err(ApiError::Forbidden { role }),
-        };
+        let scope = list_scope(principal)?;
         let query = ctx.data::<DeclarationsQuery>().map_err(|_| {
             ApiError::Internal("the declarations read model is not configured".into())
         })?;
