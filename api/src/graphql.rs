@@ -65,6 +65,7 @@ pub struct Query(
     declarations::DeclarationQuery,
     declaration_list::DeclarationListQuery,
     batches::BatchQuery,
+    reference::ReferenceQuery,
 );
 
 /// Every field of the root mutation.

@@ -21,11 +21,13 @@ use eventstore::{EventStore, StoreError};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ApiKeys, TokenKeys, api_key};
 use crate::batches;
 use crate::config::GraphqlSettings;
 use crate::graphql::{self, AduanaSchema, ReadModelQueries, graphiql};
+use crate::portal::{self, PortalState, Timeouts};
 use crate::reference::{self, Refresher};
 
 /// Largest request body accepted by routes other than `/graphql` (which reads its body itself,
@@ -42,6 +44,10 @@ pub struct AppState {
     declarations: DeclarationService,
     batches: BatchService,
     reference: Refresher,
+    portal: PortalState,
+    /// Cancelled when the server starts shutting down: long-lived responses (event streams)
+    /// end then, so the shutdown does not wait for them.
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,7 +103,28 @@ impl AppState {
             declarations,
             batches,
             reference,
+            portal: PortalState::default(),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// The state with the portal's session timeouts and sign-in limit.
+    pub fn with_portal(mut self, portal: PortalState) -> Self {
+        self.portal = portal;
+        self
+    }
+
+    pub fn portal(&self) -> &PortalState {
+        &self.portal
+    }
+
+    pub fn portal_timeouts(&self) -> Timeouts {
+        self.portal.timeouts()
+    }
+
+    /// Cancelled when the server begins to shut down.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
     }
 
     /// The state receiving batches with `settings` (body limit, concurrency).
@@ -174,6 +201,7 @@ impl AppState {
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
+    let portal = portal::router(&state);
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -190,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/batches/{id}", get(batches::status))
         .route("/api/v1/batches/{id}/results", get(batches::results))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(portal)
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -263,10 +292,24 @@ impl App {
     ) -> io::Result<()> {
         let addr = self.local_addr()?;
         let store = self.state.store.clone();
+        let token = self.state.shutdown.clone();
+        let portal = self.state.portal.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                portal.forget_idle_addresses();
+            }
+        });
         tracing::info!(%addr, backend = store.backend_name(), "listening");
-        let served = axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                token.cancel();
+            })
             .await;
+        housekeeping.abort();
         store.close().await;
         tracing::info!("server stopped");
         served

@@ -509,6 +509,11 @@ impl DeclarationService {
         }
     }
 
+    /// Today in the administration's time zone: the filing date of a filing made now.
+    pub fn filing_date_today(&self) -> NaiveDate {
+        self.today(Utc::now())
+    }
+
     fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.zone).date_naive()
     }

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::graphql::log::Event;
 use crate::graphql::scalars::Decimal;
 
-mod assessment;
+pub mod assessment;
 mod input;
 mod output;
 

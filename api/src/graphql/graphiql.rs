@@ -49,6 +49,8 @@ macro_rules! own {
 const ASSETS: &[(&str, &[u8])] = &[
     own!("aduana-graphiql.js"),
     own!("aduana-graphiql.css"),
+    own!("portal.js"),
+    own!("portal.css"),
     vendored!("react.production.min.js"),
     vendored!("react-dom.production.min.js"),
     vendored!("graphiql.min.js"),

@@ -2,8 +2,13 @@
 //! unit codes as files (the formats of `aduana reference import`).
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::NaiveDate;
+use commands::declaration::DeclarationService;
 use commands::reference::{self, ReferenceFiles};
 use eventstore::EventStore;
+
+use super::declarations::assessment::DutyRate;
+use super::scalars::Decimal;
 
 use crate::auth::{self, RequireRole, Role};
 use crate::error::ApiError;
@@ -44,6 +49,70 @@ impl From<reference::ImportReport> for ImportReport {
             already_present: count(report.already_present),
             streams: count(report.streams),
         }
+    }
+}
+
+/// Most tariff lines one `tariffLines` answers.
+const MAX_TARIFF_LINES: i32 = 50;
+
+/// A tariff line in force: what the schedule says about one 10-digit code.
+#[derive(Debug, SimpleObject)]
+pub struct TariffLineView {
+    pub hs_code: String,
+    pub description: String,
+    /// The general duty rate.
+    pub duty_rate: DutyRate,
+    pub vat_pct: Decimal,
+    /// The agreements with a preferential rate on this line, e.g. `FCN1`.
+    pub preferences: Vec<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+}
+
+/// The reference-data fields of the root query.
+#[derive(Debug, Default)]
+pub struct ReferenceQuery;
+
+#[Object]
+impl ReferenceQuery {
+    /// Tariff lines in force on a day (`on`, by default today in customs time) whose code
+    /// starts with `search` (digits) or whose description contains it (words, any case), in
+    /// code order, at most `first` (1-50). Any signed-in caller: the schedule is public.
+    async fn tariff_lines(
+        &self,
+        ctx: &Context<'_>,
+        search: String,
+        on: Option<NaiveDate>,
+        #[graphql(default = 20)] first: i32,
+    ) -> async_graphql::Result<Vec<TariffLineView>> {
+        auth::principal(ctx)?;
+        if !(1..=MAX_TARIFF_LINES).contains(&first) {
+            return Err(ApiError::invalid_argument("first", "give 1 to 50").into());
+        }
+        if search.chars().count() > 100 {
+            return Err(ApiError::invalid_argument("search", "at most 100 characters").into());
+        }
+        let service = ctx.data::<DeclarationService>()?;
+        let on = on.unwrap_or_else(|| service.filing_date_today());
+        let snapshot = service.reference().snapshot();
+        let first = usize::try_from(first).unwrap_or(1);
+        Ok(snapshot
+            .search_tariff(&search, on, first)
+            .into_iter()
+            .map(|line| TariffLineView {
+                hs_code: line.hs_code.as_str().to_owned(),
+                description: line.description.clone(),
+                duty_rate: DutyRate::from(&line.duty),
+                vat_pct: line.vat_pct.into(),
+                preferences: line
+                    .preferences
+                    .iter()
+                    .map(|p| p.agreement.as_str().to_owned())
+                    .collect(),
+                valid_from: line.valid_from,
+                valid_to: line.valid_to,
+            })
+            .collect())
     }
 }
 

@@ -108,6 +108,45 @@ impl ReferenceSnapshot {
         self.risk_rules.as_ref()
     }
 
+    /// Tariff lines in force on `date` matching `query`, at most `limit`, in code order: digits
+    /// match the start of the code, anything else a word of the description (any case).
+    pub fn search_tariff(&self, query: &str, date: NaiveDate, limit: usize) -> Vec<&TariffLine> {
+        let query = query.trim();
+        if query.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        fn in_force(lines: &[TariffLine], date: NaiveDate) -> Option<&TariffLine> {
+            lines.iter().rev().find(|l| l.in_force_on(date))
+        }
+        if query.bytes().all(|b| b.is_ascii_digit()) {
+            return self
+                .tariff
+                .iter()
+                .skip_while(|(code, _)| code.as_str() < query)
+                .take_while(|(code, _)| code.as_str().starts_with(query))
+                .filter_map(|(_, lines)| in_force(lines, date))
+                .take(limit)
+                .collect();
+        }
+        let needle = query.to_lowercase();
+        self.tariff
+            .values()
+            .filter_map(|lines| in_force(lines, date))
+            .filter(|line| line.description.to_lowercase().contains(&needle))
+            .take(limit)
+            .collect()
+    }
+
+    /// The published unit codes, in order.
+    pub fn units(&self) -> impl Iterator<Item = &UnitCode> {
+        self.units.iter()
+    }
+
+    /// The currencies with at least one published exchange rate, in order.
+    pub fn currencies(&self) -> impl Iterator<Item = CurrencyCode> + '_ {
+        self.rates.keys().copied()
+    }
+
     /// Number of tariff codes with at least one line.
     pub fn tariff_code_count(&self) -> usize {
         self.tariff.len()
@@ -188,6 +227,34 @@ mod tests {
                 .tariff_line(&HsCode::parse("0101210000").unwrap(), date("2026-03-01"))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_tariff_is_searched_by_code_prefix_or_by_words_of_the_description() {
+        let mut snapshot = ReferenceSnapshot::new();
+        snapshot.add_tariff_line(line(dec!(8), "2025-01-01", None));
+        let mut horses = line(dec!(0), "2025-01-01", Some("2025-12-31"));
+        horses.hs_code = HsCode::parse("0101210000").unwrap();
+        horses.description = "Pure-bred breeding horses".to_owned();
+        snapshot.add_tariff_line(horses);
+        let codes = |query: &str, on: &str| {
+            snapshot
+                .search_tariff(query, date(on), 10)
+                .iter()
+                .map(|l| l.hs_code.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes("84", "2025-06-01"), ["8471300000"]);
+        assert_eq!(codes("0101", "2025-06-01"), ["0101210000"]);
+        assert_eq!(codes("HORSES", "2025-06-01"), ["0101210000"]);
+        assert_eq!(
+            codes("horses", "2026-06-01"),
+            Vec::<String>::new(),
+            "no longer in force"
+        );
+        assert_eq!(codes("o", "2025-06-01").len(), 2);
+        assert!(codes("  ", "2025-06-01").is_empty());
+        assert!(snapshot.search_tariff("o", date("2025-06-01"), 1).len() == 1);
     }
 
     #[test]
