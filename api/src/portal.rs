@@ -171,7 +171,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         };
         page::too_many_attempts(page::texts(), wait)
     }));
-    let idle = i64::try_from(portal.timeouts.idle.as_secs()).unwrap_or(i64::MAX);
+    // The store keeps a session (and the browser its cookie) until the absolute timeout; the
+    // idle timeout is checked on each request, so an idle session can be told "expired".
+    let lifetime = i64::try_from(portal.timeouts.absolute.as_secs()).unwrap_or(i64::MAX);
     let sessions = SessionManagerLayer::new(portal.sessions.clone())
         .with_name(COOKIE_NAME)
         .with_secure(true)
@@ -179,7 +181,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::seconds(idle),
+            tower_sessions::cookie::time::Duration::seconds(lifetime),
         ));
     let form_limit = DefaultBodyLimit::max(MAX_FORM_BYTES);
     let routes = Router::new()

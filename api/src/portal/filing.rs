@@ -206,10 +206,12 @@ impl Errors {
                 .or_default()
                 .push(message.to_owned());
         }
-        // A problem with no input of its own says which field it concerns.
-        let message = match &target {
-            Some(target) if target == path => message.to_owned(),
-            _ => format!("{path}: {message}"),
+        // The summary names the field: by its label, or by its path when the form has no
+        // input for it.
+        let message = match field_label(page::texts(), path) {
+            Some(label) => format!("{label}: {message}"),
+            None if target.as_deref() == Some(path) => message.to_owned(),
+            None => format!("{path}: {message}"),
         };
         self.problems.push(Problem {
             field_id: target.as_deref().map(field_id),
@@ -231,6 +233,51 @@ impl Errors {
     fn is_empty(&self) -> bool {
         self.problems.is_empty()
     }
+}
+
+/// The words for the field at `path`: `Item 2, Tariff code` or `Invoice amount`.
+fn field_label(t: &Texts, path: &str) -> Option<String> {
+    let header = |field: &str| -> Option<&'static str> {
+        Some(match field {
+            "declarationType" => t.declaration_type,
+            "lrn" => t.lrn,
+            "declarant" => t.declarant,
+            "importer" => t.importer,
+            "exporter" => t.exporter,
+            "customsOffice" => t.customs_office,
+            "transportMode" => t.transport_mode,
+            "dispatchCountry" => t.dispatch_country,
+            "incoterm" => t.incoterm,
+            "invoiceCurrency" => t.invoice_currency,
+            "invoiceAmount" => t.invoice_amount,
+            "freight" => t.freight,
+            "insurance" => t.insurance,
+            _ => return None,
+        })
+    };
+    let item = |field: &str| -> Option<&'static str> {
+        Some(match field {
+            "hsCode" => t.hs_code,
+            "description" => t.description,
+            "originCountry" => t.origin_country,
+            "preferenceClaim" => t.preference_claim,
+            "quantity" => t.quantity,
+            "unit" => t.unit,
+            "netMass" => t.net_mass,
+            "grossMass" => t.gross_mass,
+            "invoiceValue" => t.invoice_value,
+            _ => return None,
+        })
+    };
+    if let Some(field) = path.strip_prefix("header.") {
+        return header(field).map(str::to_owned);
+    }
+    if path == "reason" {
+        return Some(t.amend_reason.to_owned());
+    }
+    let (index, field) = path.strip_prefix("items[")?.split_once("].")?;
+    let number = index.parse::<usize>().ok()? + 1;
+    Some(format!("{} {number}, {}", t.item, item(field)?))
 }
 
 fn has_input(path: &str, entered: &Entered) -> bool {
@@ -288,7 +335,7 @@ impl FormView<'_> {
                 fieldset #header {
                     legend { (t.header_legend) }
                     div.grid {
-                        (self.select("header.declarationType", t.declaration_type, &[("import", t.import), ("export", t.export)]))
+                        (self.select("header.declarationType", t.declaration_type, &[("import", t.import), ("export", t.export)], true))
                         (self.text("header.lrn", t.lrn, Some(t.lrn_hint), Input::default()))
                         @if let Some(org) = self.user.principal.organisation() {
                             div.field {
@@ -299,7 +346,7 @@ impl FormView<'_> {
                         (self.text("header.importer", t.importer, Some(t.party_hint), Input::default()))
                         (self.text("header.exporter", t.exporter, None, Input::default()))
                         (self.text("header.customsOffice", t.customs_office, None, Input { size: "short", ..Input::default() }))
-                        (self.select("header.transportMode", t.transport_mode, t.transport_modes))
+                        (self.select("header.transportMode", t.transport_mode, t.transport_modes, false))
                         (self.text("header.dispatchCountry", t.dispatch_country, None, Input { list: Some("countries"), size: "short", ..Input::default() }))
                         (self.select_codes("header.incoterm", t.incoterm, &lists::INCOTERMS))
                         (self.text("header.invoiceCurrency", t.invoice_currency, None, Input { list: Some("currencies"), size: "short", ..Input::default() }))
@@ -395,7 +442,14 @@ impl FormView<'_> {
         }
     }
 
-    fn select(&self, path: &str, label: &str, options: &[(&str, &str)]) -> Markup {
+    /// A pick-list; each option shows its words and, unless `with_words_only`, its code.
+    fn select(
+        &self,
+        path: &str,
+        label: &str,
+        options: &[(&str, &str)],
+        with_words_only: bool,
+    ) -> Markup {
         let id = field_id(path);
         let errors = self.errors.at(path);
         let current = self.entered.value(path);
@@ -411,7 +465,9 @@ impl FormView<'_> {
                     aria-describedby=[(!errors.is_empty()).then_some(error_id.as_str())] {
                     option value="" { (self.t.choose) }
                     @for (value, words) in options {
-                        option value=(value) selected[*value == current] { (words) " (" (value) ")" }
+                        option value=(value) selected[*value == current] {
+                            (words) @if words != value && !with_words_only { " (" (value) ")" }
+                        }
                     }
                     // A value the list lacks (typed in an earlier version) is kept, not lost.
                     @if !current.is_empty() && !options.iter().any(|(v, _)| *v == current) {
@@ -424,7 +480,7 @@ impl FormView<'_> {
 
     fn select_codes(&self, path: &str, label: &str, codes: &[&str]) -> Markup {
         let options: Vec<(&str, &str)> = codes.iter().map(|c| (*c, *c)).collect();
-        self.select(path, label, &options)
+        self.select(path, label, &options, false)
     }
 }
 
@@ -862,7 +918,9 @@ mod tests {
             Some("items-0-hsCode")
         );
         assert_eq!(errors.problems[3].field_id, None);
-        assert_eq!(errors.problems[3].message, "header.declarant: not yours");
+        assert_eq!(errors.problems[0].message, "Item 1, Tariff code: bad code");
         assert_eq!(errors.problems[1].message, "bad row");
+        assert_eq!(errors.problems[2].message, "too many");
+        assert_eq!(errors.problems[3].message, "Declarant: not yours");
     }
 }

@@ -119,7 +119,13 @@ impl FromRequestParts<AppState> for SignedIn {
         };
         let stored: Option<Stored> = session.get(SESSION_KEY).await.ok().flatten();
         let Some(mut stored) = stored else {
-            return Err(to_sign_in(false));
+            // A session cookie without a session: it ended (timed out, or the server restarted).
+            let had_cookie = parts
+                .headers
+                .get_all(axum::http::header::COOKIE)
+                .iter()
+                .any(|value| value.to_str().is_ok_and(|v| v.contains(COOKIE_NAME)));
+            return Err(to_sign_in(had_cookie));
         };
         let now = Utc::now();
         let idle = chrono::Duration::from_std(state.portal_timeouts().idle)
