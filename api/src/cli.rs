@@ -8,6 +8,7 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -25,6 +26,7 @@ use crate::auth::{Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
 use crate::config::{GraphqlSettings, StoreArgs};
 use crate::graphql::ReadModelQueries;
+use crate::portal::{PortalState, SignInLimit, Timeouts};
 use crate::reference::{self, FileImportError};
 use crate::server::{App, AppState};
 use crate::telemetry::LogFormat;
@@ -94,6 +96,33 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub batches: BatchArgs,
+
+    #[command(flatten)]
+    pub portal: PortalArgs,
+}
+
+/// How the web portal keeps people signed in.
+#[derive(Debug, Clone, Args)]
+pub struct PortalArgs {
+    /// Minutes without a request after which a portal session ends.
+    #[arg(long = "portal-idle-minutes", env = "ADUANA_PORTAL_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub idle_minutes: u64,
+    /// Hours after sign-in at which a portal session ends, however active (the token's own
+    /// expiry ends it earlier).
+    #[arg(long = "portal-session-hours", env = "ADUANA_PORTAL_SESSION_HOURS", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=24))]
+    pub session_hours: u64,
+}
+
+impl PortalArgs {
+    pub fn state(&self) -> PortalState {
+        let timeouts = Timeouts {
+            idle: Duration::from_secs(self.idle_minutes * 60),
+            absolute: Duration::from_secs(self.session_hours * 3600),
+        };
+        PortalState::new(timeouts, SignInLimit::default())
+    }
 }
 
 /// How `POST /api/v1/batches` receives uploads.
@@ -323,7 +352,9 @@ impl Cli {
                     AppState::load(store, tokens, args.graphql, ReadModelQueries::new(&models))
                         .await
                         .context("cannot load the reference data")?;
-                let state = state.with_batch_settings(args.batches.settings());
+                let state = state
+                    .with_batch_settings(args.batches.settings())
+                    .with_portal(args.portal.state());
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -327,6 +327,46 @@ test("another organisation's declarant cannot open the declaration by its addres
   await context.close();
 });
 
+test("entries survive a session that ended before the form was sent", async () => {
+  const { context, page } = await signIn(tokens.alice);
+  await page.getByRole("link", { name: "File a declaration" }).click();
+  await fillHeader(page, "LOST-1");
+  await fillItem(page, 0, laptop);
+  await page.getByRole("button", { name: "Add an item" }).click();
+  await fillItem(page, 1, { ...laptop, description: "Tablets" });
+  // The session ends (here: its cookie is gone, as after a timeout) before the form is sent.
+  await context.clearCookies();
+  await page.getByRole("button", { name: "File the declaration" }).click();
+  await page.waitForURL(/\/portal\/sign-in\?next=/);
+  assert.match(await page.locator("main").innerText(), /Sign in/);
+  await page.getByLabel("Access token").fill(tokens.alice);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(/\/portal\/declarations\/new$/);
+  await page.locator(".draft-restored").waitFor();
+  assert.equal(await page.inputValue("#header-lrn"), "LOST-1");
+  assert.equal(await page.inputValue("#items-1-description"), "Tablets");
+  assert.equal(await page.inputValue("#header-transportMode"), "4");
+  await context.close();
+});
+
+test("the form is usable on a narrow screen and every input has a label", async () => {
+  const { context, page } = await signIn(tokens.alice);
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.goto(`${baseUrl}/portal/declarations/new`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+      .filter((el) => !(el.labels && el.labels.length))
+      .map((el) => el.name || el.id));
+  assert.deepEqual(unlabelled, []);
+  // The keyboard reaches the first field from the skip link.
+  await page.keyboard.press("Tab");
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+  await shot(page, "07-narrow-form");
+  await context.close();
+});
+
 test("the sign-in page explains an expired or refused token", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();

@@ -57,6 +57,7 @@ const MAX_TARIFF_LINES: i32 = 50;
 
 /// A tariff line in force: what the schedule says about one 10-digit code.
 #[derive(Debug, SimpleObject)]
+#[graphql(name = "TariffLine")]
 pub struct TariffLineView {
     pub hs_code: String,
     pub description: String,

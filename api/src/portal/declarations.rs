@@ -655,7 +655,7 @@ pub async fn withdraw(
     Form(form): Form<WithdrawForm>,
 ) -> Response {
     let t = page::texts();
-    if let Err(refused) = user.check_csrf(&form.csrf) {
+    if let Some(refused) = user.csrf_refusal(&form.csrf) {
         return refused;
     }
     let Ok(id) = Uuid::parse_str(&id) else {

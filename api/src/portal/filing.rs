@@ -71,10 +71,10 @@ impl Entered {
         for (name, value) in pairs {
             let value: String = value.trim().chars().take(MAX_VALUE_CHARS).collect();
             if let Some(field) = name.strip_prefix("header.") {
-                if let Some(field) = HEADER_FIELDS.iter().find(|f| **f == field) {
-                    if !value.is_empty() {
-                        header.insert(*field, value);
-                    }
+                if let Some(field) = HEADER_FIELDS.iter().find(|f| **f == field)
+                    && !value.is_empty()
+                {
+                    header.insert(*field, value);
                 }
             } else if let Some((index, field)) = item_path(name) {
                 let row = items.entry(index).or_default();
@@ -401,7 +401,8 @@ impl FormView<'_> {
                     (self.text(&p("grossMass"), t.gross_mass, None, Input::decimal()))
                     (self.text(&p("invoiceValue"), t.invoice_value, None, Input::decimal()))
                 }
-                button.secondary.remove type="submit" name="_action" value={ "remove-" (i) } data-remove-item {
+                button.secondary.remove type="submit" name="_action" value={ "remove-" (i) } data-remove-item
+                    hidden[self.entered.items.len() < 2] {
                     (t.remove_item) span.visually-hidden { " " (i + 1) }
                 }
             }
@@ -643,7 +644,7 @@ pub async fn file(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let t = page::texts();
-    if let Err(refused) = user.check_csrf(field(&pairs, CSRF_FIELD)) {
+    if let Some(refused) = user.csrf_refusal(field(&pairs, CSRF_FIELD)) {
         return refused;
     }
     if !user.is_declarant() {
@@ -812,7 +813,7 @@ pub async fn amend(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let t = page::texts();
-    if let Err(refused) = user.check_csrf(field(&pairs, CSRF_FIELD)) {
+    if let Some(refused) = user.csrf_refusal(field(&pairs, CSRF_FIELD)) {
         return refused;
     }
     let Ok(id) = Uuid::parse_str(&id) else {

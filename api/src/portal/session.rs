@@ -76,16 +76,16 @@ impl SignedIn {
         bool::from(self.csrf.as_bytes().ct_eq(sent.as_bytes()))
     }
 
-    /// `Ok` when `sent` is this session's token, else the "form expired" page.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+    /// The "form expired" page when `sent` is not this session's token.
+    pub fn csrf_refusal(&self, sent: &str) -> Option<Response> {
         if self.csrf_matches(sent) {
-            Ok(())
+            None
         } else {
             tracing::info!(
                 subject = self.principal.subject(),
                 "portal form refused: csrf token"
             );
-            Err(page::form_expired(page::texts()))
+            Some(page::form_expired(page::texts()))
         }
     }
 
@@ -173,7 +173,7 @@ pub struct SignInForm {
 }
 
 /// `GET /portal/sign-in`.
-pub async fn form(Query(query): Query<SignInQuery>) -> Response {
+pub async fn form(State(state): State<AppState>, Query(query): Query<SignInQuery>) -> Response {
     let t = page::texts();
     let notice = if query.expired.is_some() {
         Some(t.session_expired)
@@ -182,7 +182,15 @@ pub async fn form(Query(query): Query<SignInQuery>) -> Response {
     } else {
         None
     };
-    sign_in_page(t, notice, None, query.next.as_deref(), StatusCode::OK)
+    let timeouts = state.portal_timeouts();
+    sign_in_page(
+        t,
+        timeouts,
+        notice,
+        None,
+        query.next.as_deref(),
+        StatusCode::OK,
+    )
 }
 
 /// `POST /portal/sign-in` (rate-limited by address, see [`super::router`]): checks the token
@@ -200,6 +208,7 @@ pub async fn sign_in(
             tracing::info!(reason = %error, "portal sign-in refused");
             return sign_in_page(
                 t,
+                state.portal_timeouts(),
                 None,
                 Some(t.token_refused),
                 next,
@@ -210,6 +219,7 @@ pub async fn sign_in(
     if principal.role() == Role::Integrator {
         return sign_in_page(
             t,
+            state.portal_timeouts(),
             None,
             Some(t.role_not_for_portal),
             next,
@@ -252,7 +262,7 @@ pub async fn sign_out(
     session: Session,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(refused) = signed_in.check_csrf(&form.csrf) {
+    if let Some(refused) = signed_in.csrf_refusal(&form.csrf) {
         return refused;
     }
     let _ = session.flush().await;
@@ -277,6 +287,7 @@ fn safe_next(next: Option<&str>) -> &str {
 
 fn sign_in_page(
     t: &'static Texts,
+    timeouts: Timeouts,
     notice: Option<&str>,
     error: Option<&str>,
     next: Option<&str>,
@@ -293,7 +304,11 @@ fn sign_in_page(
                 ul { li { a href="#token" { (error) } } }
             }
         }
-        p { (t.sign_in_intro) }
+        p {
+            (t.sign_in_intro
+                .replace("{hours}", &(timeouts.absolute.as_secs() / 3600).to_string())
+                .replace("{idle}", &(timeouts.idle.as_secs() / 60).to_string()))
+        }
         form method="post" action="/portal/sign-in" {
             @if let Some(next) = next {
                 input type="hidden" name="next" value=(safe_next(Some(next)));

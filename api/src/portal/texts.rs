@@ -19,6 +19,7 @@ pub struct Texts {
 
     // Sign-in
     pub sign_in_title: &'static str,
+    /// `{hours}` and `{idle}` are replaced by the session's limits.
     pub sign_in_intro: &'static str,
     pub token_label: &'static str,
     pub token_hint: &'static str,
@@ -211,8 +212,8 @@ pub static EN: Texts = Texts {
 
     sign_in_title: "Sign in",
     sign_in_intro: "Sign in with the access token your administration issued to you \
-        (aduana token issue). The portal keeps you signed in for at most 8 hours, and signs \
-        you out after 30 minutes without activity.",
+        (aduana token issue). The portal keeps you signed in for at most {hours} hours, and \
+        signs you out after {idle} minutes without activity.",
     token_label: "Access token",
     token_hint: "Paste the whole token. It is checked, never shown or stored in the browser.",
     sign_in_button: "Sign in",
