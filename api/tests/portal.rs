@@ -605,3 +605,76 @@ async fn rejected_items_download_as_csv_with_formulas_defused() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_tariff_is_searched_by_code_or_words_for_signed_in_users_only() {
+    let app = TestApp::with_reference_data().await;
+    let mut browser = Browser::new(&app);
+    let anonymous = browser.get("/portal/reference/tariff?q=portable").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    browser.sign_in(&alice()).await;
+    let found = browser.get("/portal/reference/tariff?q=portable").await;
+    assert_eq!(found.status, StatusCode::OK);
+    let lines = found.body.as_array().unwrap();
+    assert!(
+        lines.iter().any(|l| l["hsCode"] == "8471300000"),
+        "{}",
+        found.body
+    );
+    let by_code = browser.get("/portal/reference/tariff?q=8471").await;
+    let codes = by_code.body.as_array().unwrap();
+    assert!(!codes.is_empty() && codes.len() <= 20);
+    assert!(codes.iter().all(|l| l["hsCode"].as_str().unwrap().starts_with("8471")));
+    // One character is too little to search.
+    assert_eq!(browser.get("/portal/reference/tariff?q=8").await.body, json!([]));
+
+    // The GraphQL field behind it checks its arguments.
+    let token = alice();
+    let query = "query T($s: String!, $n: Int!) { tariffLines(search: $s, first: $n) { hsCode } }";
+    let answer = app
+        .graphql_vars(Some(&token), query, json!({ "s": "8471", "n": 3 }))
+        .await;
+    assert_eq!(answer["data"]["tariffLines"].as_array().unwrap().len(), 3);
+    let refused = app
+        .graphql_vars(Some(&token), query, json!({ "s": "8471", "n": 0 }))
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(refused["errors"][0]["extensions"]["field"], "first");
+    let anonymous = app
+        .graphql_vars(None, query, json!({ "s": "8471", "n": 3 }))
+        .await;
+    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn the_list_pages_through_a_declarants_declarations_with_filters() {
+    let (app, runner) = TestApp::with_read_model().await;
+    let token = alice();
+    for i in 0..23 {
+        let origin = if i % 2 == 0 { "US" } else { "VN" };
+        app.file_ok(&token, filing("ACME", &format!("LIST-{i:02}"), origin))
+            .await;
+    }
+    app.file_ok(&declarant_token("bob", "OTHER"), filing("OTHER", "NOT-MINE", "US"))
+        .await;
+    runner.catch_up().await.unwrap();
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&token).await;
+    let first = text(&browser.get("/portal/declarations").await);
+    assert_eq!(first.matches("LIST-").count(), 20);
+    assert!(!first.contains("NOT-MINE"));
+    let next = first
+        .split("rel=\"next\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .map(|href| href.split('"').next().unwrap().replace("&amp;", "&"))
+        .unwrap();
+    let second = text(&browser.get(&next).await);
+    assert_eq!(second.matches("LIST-").count(), 3);
+    // Yellow ones only: the eleven from Viet Nam.
+    let yellow = text(&browser.get("/portal/declarations?lane=YELLOW").await);
+    assert_eq!(yellow.matches("LIST-").count(), 11);
+    // An unknown filter value is ignored, not an error.
+    let odd = browser.get("/portal/declarations?status=%3Cx%3E&from=never").await;
+    assert_eq!(odd.status, StatusCode::OK);
+}

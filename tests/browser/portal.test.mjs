@@ -349,6 +349,16 @@ test("entries survive a session that ended before the form was sent", async () =
   await context.close();
 });
 
+test("typing words in the tariff code field offers matching codes", async () => {
+  const { context, page } = await signIn(tokens.alice);
+  await page.goto(`${baseUrl}/portal/declarations/new`);
+  await page.locator("#items-0-hsCode").pressSequentially("portable", { delay: 20 });
+  const option = page.locator('#tariff-codes option[value="8471300000"]');
+  await option.waitFor({ state: "attached" });
+  assert.match(await option.textContent(), /portable/i);
+  await context.close();
+});
+
 test("the form is usable on a narrow screen and every input has a label", async () => {
   const { context, page } = await signIn(tokens.alice);
   await page.setViewportSize({ width: 375, height: 740 });

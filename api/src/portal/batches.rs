@@ -470,7 +470,7 @@ fn panel(t: &Texts, b: &BatchDetail, query: &DetailQuery) -> Markup {
             div { dt { (t.status) } dd { (t.label(t.batch_statuses, &b.status)) } }
             div { dt { (t.batch_format) } dd { (b.format) } }
             div { dt { (t.received_at) } dd { (b.received_at.format("%Y-%m-%d %H:%M:%S UTC")) } }
-            div { dt { (t.signed_in_as) } dd { (b.submitted_by) } }
+            div { dt { (t.sent_by) } dd { (b.submitted_by) } }
             div { dt { (t.items) } dd data-items { (b.items) } }
             div { dt { (t.accepted) } dd data-accepted { (b.accepted) } }
             div { dt { (t.rejected) } dd data-rejected { (b.rejected) } }
@@ -479,8 +479,10 @@ fn panel(t: &Texts, b: &BatchDetail, query: &DetailQuery) -> Markup {
                 div { dt { (t.interruption) } dd { (why) } }
             }
         }
-        @if b.items > 0 {
-            progress max="1" value="1" aria-label=(t.items) {}
+        // The size of an upload is not known in advance: while it is filed, the bar only says
+        // that work goes on (the counts above say how far).
+        @if matches!(b.status.as_str(), "RECEIVED" | "PROCESSING") {
+            progress aria-label=(t.uploading) {}
         }
         h2 { (t.results_title) }
         p.result-links {
