@@ -113,6 +113,11 @@ pub struct PortalArgs {
     #[arg(long = "portal-session-hours", env = "ADUANA_PORTAL_SESSION_HOURS", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(1..=24))]
     pub session_hours: u64,
+    /// Sign-in attempts one client address may make at once; after them, one more every six
+    /// seconds (429 until then).
+    #[arg(long = "portal-sign-in-burst", env = "ADUANA_PORTAL_SIGN_IN_BURST", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sign_in_burst: u32,
 }
 
 impl PortalArgs {
@@ -121,7 +126,10 @@ impl PortalArgs {
             idle: Duration::from_secs(self.idle_minutes * 60),
             absolute: Duration::from_secs(self.session_hours * 3600),
         };
-        PortalState::new(timeouts, SignInLimit::default())
+        PortalState::new(
+            timeouts,
+            SignInLimit::new(self.sign_in_burst, Duration::from_secs(6)),
+        )
     }
 }
 

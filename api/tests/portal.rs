@@ -624,9 +624,16 @@ async fn the_tariff_is_searched_by_code_or_words_for_signed_in_users_only() {
     let by_code = browser.get("/portal/reference/tariff?q=8471").await;
     let codes = by_code.body.as_array().unwrap();
     assert!(!codes.is_empty() && codes.len() <= 20);
-    assert!(codes.iter().all(|l| l["hsCode"].as_str().unwrap().starts_with("8471")));
+    assert!(
+        codes
+            .iter()
+            .all(|l| l["hsCode"].as_str().unwrap().starts_with("8471"))
+    );
     // One character is too little to search.
-    assert_eq!(browser.get("/portal/reference/tariff?q=8").await.body, json!([]));
+    assert_eq!(
+        browser.get("/portal/reference/tariff?q=8").await.body,
+        json!([])
+    );
 
     // The GraphQL field behind it checks its arguments.
     let token = alice();
@@ -638,12 +645,18 @@ async fn the_tariff_is_searched_by_code_or_words_for_signed_in_users_only() {
     let refused = app
         .graphql_vars(Some(&token), query, json!({ "s": "8471", "n": 0 }))
         .await;
-    assert_eq!(refused["errors"][0]["extensions"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "INVALID_ARGUMENT"
+    );
     assert_eq!(refused["errors"][0]["extensions"]["field"], "first");
     let anonymous = app
         .graphql_vars(None, query, json!({ "s": "8471", "n": 3 }))
         .await;
-    assert_eq!(anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
 }
 
 #[tokio::test]
@@ -655,8 +668,11 @@ async fn the_list_pages_through_a_declarants_declarations_with_filters() {
         app.file_ok(&token, filing("ACME", &format!("LIST-{i:02}"), origin))
             .await;
     }
-    app.file_ok(&declarant_token("bob", "OTHER"), filing("OTHER", "NOT-MINE", "US"))
-        .await;
+    app.file_ok(
+        &declarant_token("bob", "OTHER"),
+        filing("OTHER", "NOT-MINE", "US"),
+    )
+    .await;
     runner.catch_up().await.unwrap();
     let mut browser = Browser::new(&app);
     browser.sign_in(&token).await;
@@ -675,6 +691,8 @@ async fn the_list_pages_through_a_declarants_declarations_with_filters() {
     let yellow = text(&browser.get("/portal/declarations?lane=YELLOW").await);
     assert_eq!(yellow.matches("LIST-").count(), 11);
     // An unknown filter value is ignored, not an error.
-    let odd = browser.get("/portal/declarations?status=%3Cx%3E&from=never").await;
+    let odd = browser
+        .get("/portal/declarations?status=%3Cx%3E&from=never")
+        .await;
     assert_eq!(odd.status, StatusCode::OK);
 }
