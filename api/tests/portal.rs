@@ -696,3 +696,74 @@ async fn the_list_pages_through_a_declarants_declarations_with_filters() {
         .await;
     assert_eq!(odd.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_open_live_page_does_not_hold_up_shutdown() {
+    let app = TestApp::with_reference_data().await;
+    let filed = app.file_ok(&alice(), filing("ACME", "LIVE-1", "VN")).await;
+    let id = filed["id"].as_str().unwrap().to_owned();
+    let server = api::App::bind("127.0.0.1:0".parse().unwrap(), app.state.clone())
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(format!("{base}/portal/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(serde_urlencoded::to_string([("token", alice())]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let live = client
+        .get(format!("{base}/portal/declarations/{id}/live"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(live.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut events = live.bytes_stream();
+
+    // An officer's acceptance reaches the open stream.
+    let officer = common::token_for(api::auth::Role::Officer);
+    let inspect = format!(
+        "mutation {{ recordInspection(id: \"{id}\", kind: DOCUMENTARY, result: COMPLIANT) {{ status }} }}"
+    );
+    app.graphql_with_token(&officer, &inspect).await;
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut text = String::new();
+        while !text.contains("event: changed") {
+            let chunk = events.next().await.unwrap().unwrap();
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        text
+    })
+    .await
+    .expect("a change event within 10 s");
+    assert!(received.contains("data: 4"), "{received}");
+
+    // Shutting down ends the stream instead of waiting for the browser to leave.
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("the server stops within 10 s with a live page open")
+        .unwrap()
+        .unwrap();
+}
