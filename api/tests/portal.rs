@@ -767,3 +767,30 @@ async fn an_open_live_page_does_not_hold_up_shutdown() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_upload_without_its_token_files_nothing_however_large_its_fields() {
+    let app = TestApp::with_reference_data().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&alice()).await;
+    let head = app.store.head_position().await.unwrap();
+    let boundary = "XBOUNDARYX";
+    let huge = "a".repeat(1 << 20);
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{huge}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.ndjson\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n{}\n\r\n--{boundary}--\r\n",
+        filing("ACME", "NO-TOKEN", "US")
+    );
+    let request = Request::post("/portal/batches")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap();
+    let answer = browser.send(request).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.head_position().await.unwrap(), head);
+}

@@ -203,18 +203,16 @@ pub async fn upload(
         };
         match field.name().unwrap_or("") {
             CSRF_FIELD => {
-                let sent = field.text().await.unwrap_or_default();
+                let sent = small_text(field).await.unwrap_or_default();
                 csrf_ok = user.csrf_matches(&sent);
             }
             "batch_id" => {
-                batch_id = field
-                    .text()
+                batch_id = small_text(field)
                     .await
-                    .ok()
                     .and_then(|v| Uuid::parse_str(v.trim()).ok());
             }
             "format" => {
-                format = match field.text().await.unwrap_or_default().as_str() {
+                format = match small_text(field).await.unwrap_or_default().as_str() {
                     "ndjson" => Some(BatchFormat::Ndjson),
                     "kcs-csv" => Some(BatchFormat::KcsCsv),
                     _ => None,
@@ -254,6 +252,22 @@ pub async fn upload(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
+}
+
+/// Longest value read from a form field other than the file.
+const MAX_FIELD_BYTES: usize = 256;
+
+/// The text of a small form field; `None` past [`MAX_FIELD_BYTES`] (read no further: a huge
+/// field is never held in memory) or when it is not UTF-8.
+async fn small_text(mut field: axum::extract::multipart::Field<'_>) -> Option<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.ok()? {
+        if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+            return None;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).ok()
 }
 
 fn format_of_name(name: &str) -> Option<BatchFormat> {
