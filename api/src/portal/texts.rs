@@ -179,10 +179,7 @@ impl Texts {
         &self,
         table: &'static [(&'static str, &'static str)],
         code: &'a str,
-    ) -> &'a str
-    where
-        'static: 'a,
-    {
+    ) -> &'a str {
         table
             .iter()
             .find(|(key, _)| *key == code)
