@@ -80,6 +80,22 @@ pub enum Command {
     /// Demonstration data: `demo generate` writes synthetic declarations as NDJSON.
     #[command(subcommand)]
     Demo(crate::demo::DemoCommand),
+    /// The projections that build the read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Print each projection's committed checkpoint and how far it is behind the log's head,
+    /// one JSON object per line (read from the database: every process's projections).
+    Status(ProjectionsStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectionsStatusArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +367,7 @@ impl Cli {
                 );
                 let batches =
                     Runner::new(store.clone(), models.clone(), Arc::new(BatchesProjection));
+                let runners = vec![declarations.status(), batches.status()];
                 let (stop_projection, stopped) = tokio::sync::oneshot::channel::<()>();
                 let projection_task = tokio::spawn(async move {
                     let stopped = async move { stopped.await.unwrap_or(()) }.shared();
@@ -362,7 +379,8 @@ impl Cli {
                         .context("cannot load the reference data")?;
                 let state = state
                     .with_batch_settings(args.batches.settings())
-                    .with_portal(args.portal.state());
+                    .with_portal(args.portal.state())
+                    .with_projections(runners);
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -372,6 +390,26 @@ impl Cli {
                 let _ = projection_task.await;
                 models.close().await;
                 served.context("server failed")?;
+                Ok(0)
+            }
+            Command::Projections(ProjectionsCommand::Status(args)) => {
+                let store = args.store.open().await?;
+                let models = ReadModels::open(args.store.database_url().expose())
+                    .await
+                    .context("cannot open the read models")?;
+                let head = store.head_position().await?;
+                let checkpoints = models.checkpoints().await;
+                models.close().await;
+                store.close().await;
+                for checkpoint in checkpoints.context("cannot read the checkpoints")? {
+                    print(&json(&serde_json::json!({
+                        "name": checkpoint.name,
+                        "version": checkpoint.version,
+                        "position": checkpoint.position,
+                        "lag": head.saturating_sub(checkpoint.position),
+                        "head": head,
+                    }))?)?;
+                }
                 Ok(0)
             }
             Command::Reference(ReferenceCommand::Import(args)) => {

@@ -322,6 +322,10 @@ pub enum HttpError {
     BadRequest(String),
     /// A batch holds more operations than the limit, or none.
     BatchTooLarge { operations: usize, limit: usize },
+    /// The endpoint needs credentials and the request has none.
+    Unauthenticated,
+    /// The credentials' role may not use the endpoint.
+    Forbidden,
 }
 
 impl HttpError {
@@ -331,6 +335,8 @@ impl HttpError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) | Self::BatchTooLarge { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 
@@ -341,6 +347,8 @@ impl HttpError {
             Self::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Self::BadRequest(_) => "BAD_REQUEST",
             Self::BatchTooLarge { .. } => "BATCH_TOO_LARGE",
+            Self::Unauthenticated => UNAUTHENTICATED,
+            Self::Forbidden => FORBIDDEN,
         }
     }
 
@@ -360,6 +368,10 @@ impl HttpError {
             Self::BatchTooLarge { operations, limit } => {
                 format!("a batch holds from 1 to {limit} operations; this one holds {operations}")
             }
+            Self::Unauthenticated => {
+                "send Authorization: Bearer <token> or X-API-Key: <key>".to_owned()
+            }
+            Self::Forbidden => "your role may not use this endpoint".to_owned(),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod graphiql;
 pub mod http;
 pub mod limits;
 pub mod log;
+pub mod projection_status;
 pub mod reference;
 pub mod scalars;
 
@@ -66,6 +67,7 @@ pub struct Query(
     declaration_list::DeclarationListQuery,
     batches::BatchQuery,
     reference::ReferenceQuery,
+    projection_status::ProjectionQuery,
 );
 
 /// Every field of the root mutation.
@@ -81,6 +83,8 @@ pub struct Mutation(
 pub struct ReadModelQueries {
     pub declarations: Option<DeclarationsQuery>,
     pub batches: Option<BatchesQuery>,
+    /// The projections' progress (`projections`); the server fills it when it starts them.
+    pub statuses: projection_status::ProjectionStatuses,
 }
 
 impl ReadModelQueries {
@@ -89,6 +93,7 @@ impl ReadModelQueries {
         Self {
             declarations: Some(DeclarationsQuery::new(models.clone())),
             batches: Some(BatchesQuery::new(models.clone())),
+            statuses: projection_status::ProjectionStatuses::default(),
         }
     }
 }
@@ -98,6 +103,7 @@ impl From<Option<DeclarationsQuery>> for ReadModelQueries {
         Self {
             declarations,
             batches: None,
+            statuses: projection_status::ProjectionStatuses::default(),
         }
     }
 }
@@ -120,7 +126,8 @@ pub fn schema(
         .data(store)
         .data(declarations)
         .data(batches)
-        .data(reference);
+        .data(reference)
+        .data(read_models.statuses.clone());
     if let Some(read_model) = read_models.declarations {
         builder = builder.data(read_model);
     }

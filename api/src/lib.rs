@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod loadgen;
+pub mod metrics;
 pub mod portal;
 pub mod reference;
 pub mod server;

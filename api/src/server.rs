@@ -6,9 +6,10 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,15 +19,19 @@ use commands::batch::{BatchService, BatchSettings};
 use commands::declaration::DeclarationService;
 use commands::reference::ReferenceView;
 use eventstore::{EventStore, StoreError};
+use projections::Status;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ApiKeys, TokenKeys, api_key};
 use crate::batches;
 use crate::config::GraphqlSettings;
+use crate::graphql::projection_status::ProjectionStatuses;
 use crate::graphql::{self, AduanaSchema, ReadModelQueries, graphiql};
+use crate::metrics::{self, Metrics};
 use crate::portal::{self, PortalState, Timeouts};
 use crate::reference::{self, Refresher};
 
@@ -45,6 +50,8 @@ pub struct AppState {
     batches: BatchService,
     reference: Refresher,
     portal: PortalState,
+    metrics: Arc<Metrics>,
+    statuses: ProjectionStatuses,
     /// Cancelled when the server starts shutting down: long-lived responses (event streams)
     /// end then, so the shutdown does not wait for them.
     shutdown: CancellationToken,
@@ -83,6 +90,8 @@ impl AppState {
         read_models: impl Into<ReadModelQueries>,
     ) -> Self {
         let reference = Refresher::new(declarations.reference().clone());
+        let read_models: ReadModelQueries = read_models.into();
+        let statuses = read_models.statuses.clone();
         let batches = BatchService::new(
             store.clone(),
             declarations.clone(),
@@ -104,6 +113,8 @@ impl AppState {
             batches,
             reference,
             portal: PortalState::default(),
+            metrics: Arc::default(),
+            statuses,
             shutdown: CancellationToken::new(),
         }
     }
@@ -112,6 +123,21 @@ impl AppState {
     pub fn with_portal(mut self, portal: PortalState) -> Self {
         self.portal = portal;
         self
+    }
+
+    /// Reports these projection runners in `projections` and `/metrics`.
+    pub fn with_projections(self, runners: Vec<watch::Receiver<Status>>) -> Self {
+        self.statuses.set(runners);
+        self
+    }
+
+    /// Each projection's status now.
+    pub fn projection_statuses(&self) -> Vec<Status> {
+        self.statuses.snapshot()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn portal(&self) -> &PortalState {
@@ -205,6 +231,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics::handler))
         .route(
             "/graphql",
             get(graphql::http::get).post(graphql::http::post),
@@ -219,7 +246,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/batches/{id}/results", get(batches::results))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .merge(portal)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
@@ -246,14 +273,24 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Logs each request with its status and duration; probes and assets only at debug level.
-async fn log_request(request: Request, next: Next) -> Response {
+/// Logs each request with its status and duration (probes and assets only at debug level), and
+/// records it in the metrics by its route.
+async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    state
+        .metrics
+        .observe_request(method.as_str(), &route, status, took);
+    let elapsed_ms = took.as_secs_f64() * 1000.0;
     if path == "/health" || path == "/ready" || path.starts_with("/assets/") {
         tracing::debug!(%method, %path, status, elapsed_ms, "request");
     } else {

@@ -20,5 +20,5 @@ mod stored;
 
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
-pub use read_models::{Backend, ReadModels};
+pub use read_models::{Backend, Checkpoint, ReadModels};
 pub use runner::{Projection, ProjectionError, Runner, State, Status};

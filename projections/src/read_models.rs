@@ -15,6 +15,15 @@ pub enum Backend {
     Postgres,
 }
 
+/// A projection's committed progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub name: String,
+    pub version: u32,
+    /// The last log position the projection applied.
+    pub position: u64,
+}
+
 /// A pool on the read-model database, migrated.
 #[derive(Debug, Clone)]
 pub struct ReadModels {
@@ -53,6 +62,24 @@ impl ReadModels {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Every projection's stored checkpoint (name, version, position), by name: what the
+    /// projections of every process have committed.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, ProjectionError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT name, version, position FROM projection_checkpoints ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, version, position)| Checkpoint {
+                name,
+                version: u32::try_from(version).unwrap_or(0),
+                position: u64::try_from(position).unwrap_or(0),
+            })
+            .collect())
     }
 
     pub async fn close(&self) {

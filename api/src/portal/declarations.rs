@@ -339,12 +339,14 @@ pub async fn live(
         .to_std()
         .unwrap_or(Duration::ZERO);
     let shutdown = state.shutdown_token().clone();
+    let counted = state.metrics().live_stream();
     let events = state
         .store()
         .subscribe_stream(&stream_id, version)
         .take_while(|recorded| std::future::ready(recorded.is_ok()))
         .filter_map(|recorded| std::future::ready(recorded.ok()))
-        .map(|recorded| {
+        .map(move |recorded| {
+            let _counted = &counted;
             Ok::<_, Infallible>(
                 Event::default()
                     .event("changed")
