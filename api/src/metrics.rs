@@ -48,6 +48,7 @@ pub struct Metrics {
     position: Family<ProjectionLabels, Gauge>,
     lag: Family<ProjectionLabels, Gauge>,
     failing: Family<ProjectionLabels, Gauge>,
+    leading: Family<ProjectionLabels, Gauge>,
     live_streams: Gauge,
 }
 
@@ -89,6 +90,12 @@ impl Default for Metrics {
             "1 while a projection is stopped on a failing event (and retrying), else 0",
             failing.clone(),
         );
+        let leading = Family::<ProjectionLabels, Gauge>::default();
+        registry.register(
+            "projection_leading",
+            "1 when this process runs the projection, 0 while it stands by for another process",
+            leading.clone(),
+        );
         let live_streams = Gauge::default();
         registry.register(
             "portal_live_streams",
@@ -102,6 +109,7 @@ impl Default for Metrics {
             position,
             lag,
             failing,
+            leading,
             live_streams,
         }
     }
@@ -141,6 +149,8 @@ impl Metrics {
                 .set(to_i64(head.saturating_sub(status.position)));
             let failing = matches!(status.state, ProjectionState::Failed { .. });
             self.failing.get_or_create(&labels).set(i64::from(failing));
+            let standby = matches!(status.state, ProjectionState::Standby);
+            self.leading.get_or_create(&labels).set(i64::from(!standby));
         }
         let mut text = String::new();
         // Writing to a String cannot fail.

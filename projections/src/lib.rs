@@ -8,12 +8,14 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `runner` | [`Runner`]: catch-up, live following, checkpoints, retries, rebuilds |
+//! | `leader` | which process runs a projection (a PostgreSQL advisory lock per projection) |
 //! | `read_models` | [`ReadModels`]: the pool on the event store's database, read-model migrations |
 //! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
 //! | [`batches`] | the `batches` read model: [`BatchesProjection`] and its list |
 
 pub mod batches;
 pub mod declarations;
+mod leader;
 mod read_models;
 mod runner;
 mod stored;

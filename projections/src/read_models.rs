@@ -25,10 +25,20 @@ pub struct Checkpoint {
 }
 
 /// A pool on the read-model database, migrated.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReadModels {
     pool: AnyPool,
     backend: Backend,
+    /// For connections of their own (leadership locks). Never printed: it may hold a password.
+    url: String,
+}
+
+impl std::fmt::Debug for ReadModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadModels")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ReadModels {
@@ -53,11 +63,19 @@ impl ReadModels {
         };
         migrator.dangerous_set_table_name("_aduana_read_model_migrations");
         migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {

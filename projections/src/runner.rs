@@ -2,6 +2,12 @@
 //! live. Events are applied in batches; each batch and the new checkpoint commit in one
 //! transaction. A failing event stops the projection with its position and error visible, and
 //! the runner retries with back-off from the last checkpoint: nothing is skipped silently.
+//!
+//! Several processes may run the same projection on one PostgreSQL: only the one holding the
+//! projection's leadership ([`crate::leader`]) applies events, the others stand by and take over
+//! within about a second of its process dying. Whatever happens to leadership, a batch commits
+//! only if the checkpoint still stands where the batch started (compare-and-set in the same
+//! transaction), so no event is ever applied twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +18,7 @@ use futures::{Stream, StreamExt};
 use sqlx::AnyConnection;
 use tokio::sync::watch;
 
+use crate::leader::Leader;
 use crate::read_models::ReadModels;
 
 /// Events applied per transaction at most.
@@ -27,6 +34,10 @@ pub enum ProjectionError {
     Database(#[from] sqlx::Error),
     #[error("read-model migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Another runner moved the checkpoint since this one read it: this runner's batch was
+    /// rolled back; it reads the checkpoint again.
+    #[error("checkpoint moved by another runner (expected {expected})")]
+    Superseded { expected: u64 },
     /// The projection could not apply an event (bad payload, broken invariant).
     #[error("event {event_type} at position {position}: {message}")]
     Handler {
@@ -71,6 +82,8 @@ pub trait Projection: Send + Sync + 'static {
 /// What a projection is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
+    /// Another process leads this projection; this runner waits to take over.
+    Standby,
     Starting,
     CatchingUp,
     Live,
@@ -151,7 +164,18 @@ impl Runner {
                 self.rebuild().await?;
                 Ok(0)
             }
-            None => Ok(0),
+            None => {
+                // The row every later batch moves with compare-and-set.
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (name, version, position) \
+                     VALUES ($1, $2, 0) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(self.projection.name())
+                .bind(i64::from(self.projection.version()))
+                .execute(self.models.pool())
+                .await?;
+                Box::pin(self.checkpoint()).await
+            }
         }
     }
 
@@ -181,19 +205,39 @@ impl Runner {
         if head > end {
             let _turn = self.turn().await;
             let mut tx = self.models.pool().begin().await?;
-            save_checkpoint(&mut tx, self.projection.as_ref(), head).await?;
+            advance_checkpoint(&mut tx, self.projection.as_ref(), end, head).await?;
             tx.commit().await?;
             self.publish(head, State::CatchingUp);
         }
         Ok(head.max(end))
     }
 
-    /// Catches up, then follows the log until `shutdown` resolves. Failures are retried with
-    /// back-off from the last committed checkpoint.
+    /// Takes the projection's leadership (waiting in [`State::Standby`] while another process
+    /// holds it), catches up, then follows the log until `shutdown` resolves. Failures are
+    /// retried with back-off from the last committed checkpoint; a lost leadership sends the
+    /// runner back to stand by.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let mut backoff = Duration::from_millis(250);
         loop {
+            let leader = tokio::select! {
+                leader = self.lead() => leader,
+                () = &mut shutdown => return,
+            };
+            let mut leader = match leader {
+                Ok(leader) => leader,
+                Err(error) => {
+                    let position = self.status.borrow().position;
+                    tracing::warn!(projection = self.projection.name(), %error, "cannot take the lead, retrying");
+                    self.publish(position, State::Standby);
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = &mut shutdown => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            };
             let attempt = async {
                 let from = self.catch_up().await?;
                 self.publish(from, State::Live);
@@ -202,8 +246,24 @@ impl Runner {
             };
             let result = tokio::select! {
                 result = attempt => result,
+                () = leader.lost() => {
+                    let position = self.status.borrow().position;
+                    tracing::warn!(projection = self.projection.name(), position, "leadership lost, standing by");
+                    self.publish(position, State::Standby);
+                    continue;
+                }
                 () = &mut shutdown => return,
             };
+            drop(leader);
+            if let Err(ProjectionError::Superseded { expected }) = &result {
+                // Another runner applied these events; read the checkpoint again.
+                tracing::info!(
+                    projection = self.projection.name(),
+                    expected,
+                    "checkpoint moved by another runner"
+                );
+                continue;
+            }
             let position = self.status.borrow().position;
             let error = match result {
                 Ok(_) => "the live subscription ended".to_owned(),
@@ -248,12 +308,38 @@ impl Runner {
                 }
                 last = event.position;
             }
-            save_checkpoint(&mut tx, self.projection.as_ref(), last).await?;
+            advance_checkpoint(&mut tx, self.projection.as_ref(), position, last).await?;
             tx.commit().await?;
             position = last;
             self.publish(position, if live { State::Live } else { State::CatchingUp });
         }
         Ok(position)
+    }
+
+    /// This projection's leadership: at once on SQLite (one server process per database), on
+    /// PostgreSQL when no other process holds it (polled every second).
+    async fn lead(&self) -> Result<Leader, ProjectionError> {
+        let mut standing_by = false;
+        let mut spare = None;
+        loop {
+            let name = self.projection.name();
+            if let Some(leader) = Leader::try_acquire(&self.models, name, &mut spare).await? {
+                if standing_by {
+                    tracing::info!(projection = self.projection.name(), "took the lead");
+                }
+                return Ok(leader);
+            }
+            if !standing_by {
+                standing_by = true;
+                tracing::info!(
+                    projection = self.projection.name(),
+                    "another process leads, standing by"
+                );
+                let position = self.status.borrow().position;
+                self.publish(position, State::Standby);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// Waits for the store's write gate, where there is one.
@@ -269,6 +355,33 @@ impl Runner {
             status.position = position;
             status.state = state;
         });
+    }
+}
+
+/// Moves the checkpoint from `from` to `to`, in the batch's transaction, if it still stands at
+/// `from` for this version; [`ProjectionError::Superseded`] when another runner moved it (the
+/// batch then rolls back).
+async fn advance_checkpoint(
+    tx: &mut AnyConnection,
+    projection: &dyn Projection,
+    from: u64,
+    to: u64,
+) -> Result<(), ProjectionError> {
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let moved = sqlx::query(
+        "UPDATE projection_checkpoints SET position = $1 \
+         WHERE name = $2 AND version = $3 AND position = $4",
+    )
+    .bind(to_i64(to))
+    .bind(projection.name())
+    .bind(i64::from(projection.version()))
+    .bind(to_i64(from))
+    .execute(tx)
+    .await?;
+    if moved.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(ProjectionError::Superseded { expected: from })
     }
 }
 

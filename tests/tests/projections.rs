@@ -20,6 +20,8 @@ on_every_backend! {
     a_failing_event_stops_the_projection_without_partial_writes => stops_on_failure;
     a_live_projection_follows_new_events => follows_live;
     a_rebuilt_projection_equals_the_live_one => rebuild_equals_live;
+    two_runners_of_one_projection_never_apply_an_event_twice => two_runners_at_once;
+    a_standby_runner_takes_over_when_the_leader_stops => standby_takes_over;
 }
 
 /// Counts events per category; fails on the event whose payload `n` equals `fail_on`.
@@ -239,6 +241,122 @@ async fn rebuild_equals_live(db: TestDb) {
     runner.catch_up().await.unwrap();
     assert_eq!(counts(&models).await, live);
     assert_eq!(live, expected(300));
+    models.close().await;
+    db.finish(store).await;
+}
+
+/// Runs `runner` until the returned sender fires.
+fn spawn_runner(
+    runner: Arc<Runner>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move { runner.run(stopped.map(|_| ())).await });
+    (stop, task)
+}
+
+/// Waits until `runner` is live at the last counted event of the log.
+async fn wait_live_at_head(runner: &Runner, store: &EventStore) {
+    let head = store.head_position().await.unwrap();
+    let mut status = runner.status();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let current = status.borrow_and_update().clone();
+            if current.position >= head - 1 && current.state == State::Live {
+                break;
+            }
+            status.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the runner reaches the head");
+}
+
+async fn two_runners_at_once(db: TestDb) {
+    let (store, models) = setup(&db).await;
+    write(&store, 0, 200).await;
+    // Two runners of one projection, as two processes would have, on separate pools.
+    let other_models = ReadModels::open(&db.url).await.unwrap();
+    let first = Arc::new(Runner::new(store.clone(), models.clone(), Counter::new()));
+    let second = Arc::new(Runner::new(
+        store.clone(),
+        other_models.clone(),
+        Counter::new(),
+    ));
+    let (stop_first, first_task) = spawn_runner(first.clone());
+    let (stop_second, second_task) = spawn_runner(second.clone());
+    write(&store, 200, 400).await;
+    let head = store.head_position().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let positions = [
+                first.status().borrow().position,
+                second.status().borrow().position,
+            ];
+            if positions.iter().any(|p| *p >= head - 1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("one of them reaches the head");
+    // Whoever applied what, every event counts once.
+    assert_eq!(counts(&models).await, expected(400));
+    if db.backend == aduana_tests::Backend::Postgres {
+        let states = [
+            first.status().borrow().state.clone(),
+            second.status().borrow().state.clone(),
+        ];
+        assert!(
+            states.contains(&State::Standby),
+            "one stands by on PostgreSQL: {states:?}"
+        );
+    }
+    stop_first.send(()).unwrap();
+    stop_second.send(()).unwrap();
+    first_task.await.unwrap();
+    second_task.await.unwrap();
+    other_models.close().await;
+    models.close().await;
+    db.finish(store).await;
+}
+
+async fn standby_takes_over(db: TestDb) {
+    let (store, models) = setup(&db).await;
+    write(&store, 0, 50).await;
+    let other_models = ReadModels::open(&db.url).await.unwrap();
+    let leader = Arc::new(Runner::new(store.clone(), models.clone(), Counter::new()));
+    let (stop_leader, leader_task) = spawn_runner(leader.clone());
+    wait_live_at_head(&leader, &store).await;
+    let standby = Arc::new(Runner::new(
+        store.clone(),
+        other_models.clone(),
+        Counter::new(),
+    ));
+    let (stop_standby, standby_task) = spawn_runner(standby.clone());
+    if db.backend == aduana_tests::Backend::Postgres {
+        let mut status = standby.status();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            status.wait_for(|s| s.state == State::Standby),
+        )
+        .await
+        .expect("the second runner stands by")
+        .unwrap();
+    }
+    // The leader stops (its process ends): the standby takes over within seconds.
+    stop_leader.send(()).unwrap();
+    leader_task.await.unwrap();
+    drop(leader);
+    write(&store, 50, 120).await;
+    wait_live_at_head(&standby, &store).await;
+    assert_eq!(counts(&models).await, expected(120));
+    stop_standby.send(()).unwrap();
+    standby_task.await.unwrap();
+    other_models.close().await;
     models.close().await;
     db.finish(store).await;
 }

@@ -36,6 +36,8 @@ impl ProjectionStatuses {
 /// What a projection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum ProjectionState {
+    /// Another process runs this projection; this one takes over if that process dies.
+    Standby,
     /// Reading its checkpoint (or rebuilding).
     Starting,
     /// Applying the events committed before it started.
@@ -84,6 +86,7 @@ impl ProjectionQuery {
 
 fn view(status: Status, head: u64) -> ProjectionStatus {
     let (state, error, failed_at) = match status.state {
+        State::Standby => (ProjectionState::Standby, None, None),
         State::Starting => (ProjectionState::Starting, None, None),
         State::CatchingUp => (ProjectionState::CatchingUp, None, None),
         State::Live => (ProjectionState::Live, None, None),
