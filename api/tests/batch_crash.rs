@@ -10,14 +10,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+
 use std::time::{Duration, Instant};
 
 use aduana_tests::{Backend, TestDb};
 use bytes::Bytes;
+use common::process::{Server, Site, http_client};
 use domain::DomainEvent;
 use domain::batch::{ItemOutcome, ItemResult};
 use domain::codes::{Lrn, PartyId};
@@ -183,132 +185,6 @@ async fn crash_mid_batch_and_resume(db: TestDb) {
         resumed_at.as_secs_f64(),
     );
     db.finish(store).await;
-}
-
-/// The database and a data directory (for the signing key), and how to run `aduana` on them.
-struct Site {
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Site {
-    fn new(db: &TestDb) -> Self {
-        Self {
-            url: db.url.clone(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `aduana ARGS --database URL --data-dir DIR`, whatever the environment says.
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_aduana"));
-        command
-            .args(args)
-            .arg("--database")
-            .arg(&self.url)
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .env_remove("DATABASE_URL")
-            .env_remove("ADUANA_DATA_DIR")
-            .env_remove("ADUANA_SIGNING_KEY")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        command
-    }
-
-    /// Runs a short command; returns its stdout.
-    async fn run(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().await.unwrap();
-        assert!(
-            output.status.success(),
-            "aduana {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    /// Starts `aduana serve` on a free port and waits until it is ready.
-    async fn serve(&self, name: &str) -> Server {
-        let log = self.dir.path().join(format!("serve-{name}.log"));
-        let child = self
-            .command(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
-        let deadline = Instant::now() + STEP_LIMIT;
-        server.addr = loop {
-            if let Some(addr) = listening_addr(&server.log) {
-                break addr;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("aduana serve exited ({status}):\n{}", server.log_tail());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not listening:\n{}",
-                server.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let ready = format!("http://{}/ready", server.addr);
-        let http = http_client();
-        while !http
-            .get(&ready)
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "not ready:\n{}",
-                server.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
-    }
-}
-
-/// A running `aduana serve`; dropping it kills the process.
-struct Server {
-    child: tokio::process::Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    /// SIGKILL, and wait for the process to be gone.
-    async fn kill(mut self) {
-        self.child.kill().await.unwrap();
-    }
-
-    /// The last lines of the server's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-/// The address in the server's `listening` log line.
-fn listening_addr(log: &Path) -> Option<SocketAddr> {
-    let text = std::fs::read_to_string(log).ok()?;
-    text.lines().find_map(|line| {
-        let entry: Value = serde_json::from_str(line).ok()?;
-        let fields = &entry["fields"];
-        (fields["message"] == "listening").then(|| fields["addr"].as_str()?.parse().ok())?
-    })
-}
-
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// The batch API as the declarant sees it.

@@ -198,3 +198,4 @@ pub fn first_code(body: &Value) -> &str {
 }
 
 pub mod declarations;
+pub mod process;

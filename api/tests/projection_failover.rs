@@ -1,0 +1,194 @@
+//! Two `aduana serve` processes on one PostgreSQL: each projection runs in exactly one of them
+//! (the other stands by); when that process is killed with SIGKILL, the other takes over within
+//! seconds, and the declarations read model holds every declaration filed before and after the
+//! kill exactly once.
+//!
+//! Runs when `ADUANA_TEST_DATABASE_URL` names a server (fails instead of skipping when
+//! `ADUANA_REQUIRE_POSTGRES=1`). SQLite serves one process per database, so it has no failover.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use aduana_tests::{Backend, TestDb};
+use common::declarations::filing;
+use common::process::{Server, Site, http_client};
+use serde_json::{Value, json};
+
+/// How long a takeover may take before the test fails (the standby polls every second).
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(15);
+
+async fn graphql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = http_client()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+/// Each projection's state in the server at `addr`.
+async fn states(addr: SocketAddr, admin: &str) -> BTreeMap<String, String> {
+    let data = graphql(addr, admin, "{ projections { name state } }", json!({})).await;
+    data["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `check` holds, or fails with `what` after `limit`.
+async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+async fn file(addr: SocketAddr, token: &str, lrn: &str) {
+    let query = "mutation F($input: DeclarationInput!) { fileDeclaration(input: $input) { id } }";
+    graphql(
+        addr,
+        token,
+        query,
+        json!({ "input": filing("ACME", lrn, "US") }),
+    )
+    .await;
+}
+
+/// The LRNs in the declarations list, with how often each appears.
+async fn listed(addr: SocketAddr, token: &str) -> BTreeMap<String, usize> {
+    let data = graphql(
+        addr,
+        token,
+        "{ declarations(first: 100) { edges { node { lrn } } } }",
+        json!({}),
+    )
+    .await;
+    let mut seen = BTreeMap::new();
+    for edge in data["declarations"]["edges"].as_array().unwrap() {
+        *seen
+            .entry(edge["node"]["lrn"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_killed_projection_leader_is_replaced_within_seconds() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        assert!(
+            std::env::var("ADUANA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "ADUANA_REQUIRE_POSTGRES=1 but ADUANA_TEST_DATABASE_URL is not set"
+        );
+        return;
+    };
+    let site = Site::new(&db);
+    site.run(&["reference", "import", "--sample"]).await;
+    let token = |args: &[&str]| {
+        let site = &site;
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            site.run(&args)
+                .await
+                .trim()
+                .lines()
+                .last()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let admin = token(&["token", "issue", "--subject", "root", "--role", "admin"]).await;
+    let alice = token(&[
+        "token",
+        "issue",
+        "--subject",
+        "alice",
+        "--role",
+        "declarant",
+        "--org",
+        "ACME",
+    ])
+    .await;
+    let first = site.serve("first").await;
+    let second = site.serve("second").await;
+
+    // Exactly one process runs each projection.
+    let started = Instant::now();
+    let first_leads = loop {
+        let (a, b) = (
+            states(first.addr, &admin).await,
+            states(second.addr, &admin).await,
+        );
+        let one_each = a
+            .iter()
+            .all(|(name, state)| (state == "STANDBY") != (b[name] == "STANDBY"));
+        if one_each && a.len() == 2 {
+            break a["declarations"] != "STANDBY";
+        }
+        assert!(
+            started.elapsed() < TAKEOVER_LIMIT,
+            "one leader per projection: {a:?} {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (leading, survivor): (Server, Server) = if first_leads {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    for i in 0..5 {
+        file(survivor.addr, &alice, &format!("BEFORE-{i}")).await;
+    }
+    wait_for(
+        TAKEOVER_LIMIT,
+        "the leader projects the filings",
+        || async { listed(survivor.addr, &alice).await.len() == 5 },
+    )
+    .await;
+
+    leading.kill().await;
+    for i in 0..5 {
+        file(survivor.addr, &alice, &format!("AFTER-{i}")).await;
+    }
+    let took = wait_for(TAKEOVER_LIMIT, "the survivor takes over", || async {
+        states(survivor.addr, &admin)
+            .await
+            .values()
+            .all(|state| state != "STANDBY")
+    })
+    .await;
+    eprintln!("takeover after the kill: {took:?}");
+    wait_for(TAKEOVER_LIMIT, "every filing in the list", || async {
+        listed(survivor.addr, &alice).await.len() == 10
+    })
+    .await;
+    let seen = listed(survivor.addr, &alice).await;
+    assert!(seen.values().all(|n| *n == 1), "each once: {seen:?}");
+    drop(survivor);
+    let store = db.open().await;
+    db.finish(store).await;
+}
