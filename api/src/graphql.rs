@@ -11,7 +11,7 @@
 //! its selection), a nesting of [`MAX_RECURSIVE_DEPTH`] and [`MAX_DIRECTIVES`] directives per
 //! field. The HTTP side (POST and JSON only, body size, batches) is in [`http`].
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use commands::batch::BatchService;
 use commands::declaration::DeclarationService;
 use eventstore::EventStore;
@@ -32,6 +32,8 @@ pub mod log;
 pub mod projection_status;
 pub mod reference;
 pub mod scalars;
+pub mod subscriptions;
+pub mod ws;
 
 pub use log::Position;
 
@@ -57,7 +59,7 @@ pub const MAX_RECURSIVE_DEPTH: usize = 32;
 /// Most directives on one field.
 pub const MAX_DIRECTIVES: usize = 4;
 
-pub type AduanaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AduanaSchema = Schema<Query, Mutation, subscriptions::Subscription>;
 
 /// Every field of the root query.
 #[derive(Debug, Default, MergedObject)]
@@ -122,12 +124,16 @@ pub fn schema(
     settings: GraphqlSettings,
 ) -> AduanaSchema {
     let read_models = read_models.into();
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(store)
-        .data(declarations)
-        .data(batches)
-        .data(reference)
-        .data(read_models.statuses.clone());
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::Subscription,
+    )
+    .data(store)
+    .data(declarations)
+    .data(batches)
+    .data(reference)
+    .data(read_models.statuses.clone());
     if let Some(read_model) = read_models.declarations {
         builder = builder.data(read_model);
     }
@@ -154,9 +160,13 @@ pub fn schema(
 
 /// The schema in GraphQL SDL (no store needed).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::Subscription,
+    )
+    .finish()
+    .sdl()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use crate::auth::{ApiKeys, TokenKeys, api_key};
 use crate::batches;
 use crate::config::GraphqlSettings;
 use crate::graphql::projection_status::ProjectionStatuses;
+use crate::graphql::ws::WsSettings;
 use crate::graphql::{self, AduanaSchema, ReadModelQueries, graphiql};
 use crate::metrics::{self, Metrics};
 use crate::portal::{self, PortalState, Timeouts};
@@ -52,6 +53,7 @@ pub struct AppState {
     portal: PortalState,
     metrics: Arc<Metrics>,
     statuses: ProjectionStatuses,
+    ws: WsSettings,
     /// Cancelled when the server starts shutting down: long-lived responses (event streams)
     /// end then, so the shutdown does not wait for them.
     shutdown: CancellationToken,
@@ -115,6 +117,7 @@ impl AppState {
             portal: PortalState::default(),
             metrics: Arc::default(),
             statuses,
+            ws: WsSettings::default(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -134,6 +137,16 @@ impl AppState {
     /// Each projection's status now.
     pub fn projection_statuses(&self) -> Vec<Status> {
         self.statuses.snapshot()
+    }
+
+    /// The state with these WebSocket limits.
+    pub fn with_ws_settings(mut self, ws: WsSettings) -> Self {
+        self.ws = ws;
+        self
+    }
+
+    pub fn ws_settings(&self) -> WsSettings {
+        self.ws
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

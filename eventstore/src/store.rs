@@ -170,7 +170,7 @@ impl EventStore {
         direction: Direction,
         from: Option<u64>,
         limit: usize,
-    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static + use<> {
         let shared = self.inner.shared.clone();
         let stream = stream.to_string();
         async_stream::try_stream! {
@@ -205,7 +205,7 @@ impl EventStore {
         after: u64,
         filter: Filter,
         limit: usize,
-    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static + use<> {
         let shared = self.inner.shared.clone();
         async_stream::try_stream! {
             // A read is a snapshot: it ends at the head committed when it starts.
@@ -230,7 +230,7 @@ impl EventStore {
         &self,
         after: u64,
         filter: Filter,
-    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static + use<> {
         subscribe::all(self.inner.shared.clone(), after, filter)
     }
 
@@ -239,7 +239,7 @@ impl EventStore {
         &self,
         stream: &StreamId,
         after_version: u64,
-    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static + use<> {
         subscribe::stream(self.inner.shared.clone(), stream.to_string(), after_version)
     }
 

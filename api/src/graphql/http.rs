@@ -21,6 +21,8 @@ use async_graphql::BatchRequest;
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
@@ -59,8 +61,17 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     GraphQLResponse::from(state.schema().execute_batch(batch).await).into_response()
 }
 
-/// `GET /graphql`: the GraphiQL page; never an operation.
-pub async fn get(uri: Uri) -> Response {
+/// `GET /graphql`: with `Upgrade: websocket`, GraphQL over WebSocket (subscriptions, see
+/// [`super::ws`]); otherwise the GraphiQL page, never an operation.
+pub async fn get(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Ok(ws) = ws {
+        return super::ws::upgrade(state, &headers, ws);
+    }
     if uri.query().is_some() {
         return HttpError::MethodNotAllowed.into_response();
     }
