@@ -1,62 +1,25 @@
 // End-to-end tests of the declarants' portal in a real browser: Debian's headless Chromium,
 // driven by playwright-core. The test starts its own `aduana serve` on a fresh SQLite data
-// directory (ADUANA_BIN names the binary; `cargo test` passes it), imports the sample reference
-// data, and issues tokens with the same binary.
+// directory with the sample reference data (tests/support/aduana.mjs; ADUANA_BIN names the
+// binary, `cargo test` passes it), and issues tokens with the same binary.
 //
 // Screenshots of the main pages go to ADUANA_BROWSER_ARTIFACTS (default: target/browser-artifacts
 // at the repository root); with ADUANA_UPDATE_SCREENSHOTS=1 they also replace docs/portal/*.png.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { startAduana, graphql as run, root } from "../support/aduana.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, "..", "..");
-const bin = process.env.ADUANA_BIN ?? join(root, "target", "debug", "aduana");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const artifacts = process.env.ADUANA_BROWSER_ARTIFACTS ?? join(root, "target", "browser-artifacts");
 const updateDocs = process.env.ADUANA_UPDATE_SCREENSHOTS === "1";
 
-let dataDir, server, baseUrl, browser, serverLog = "";
+let aduana, dataDir, baseUrl, browser;
 const tokens = {};
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.on("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => ok(port));
-    });
-  });
-}
-
-function aduana(...args) {
-  return execFileSync(bin, [...args, "--data-dir", dataDir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function issue(subject, role, org) {
-  const args = ["token", "issue", "--subject", subject, "--role", role];
-  if (org) args.push("--org", org);
-  return aduana(...args).trim().split("\n").pop();
-}
-
-async function graphql(token, query, variables = {}) {
-  const response = await fetch(`${baseUrl}/graphql`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
+const graphql = (token, query, variables) => run(baseUrl, token, query, variables);
 
 async function shot(page, name) {
   mkdirSync(artifacts, { recursive: true });
@@ -83,30 +46,13 @@ async function signIn(token) {
 }
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), "aduana-browser-"));
-  aduana("reference", "import", "--sample");
-  tokens.alice = issue("alice", "declarant", "ACME");
-  tokens.bob = issue("bob", "declarant", "OTHER");
-  tokens.officer = issue("kim", "officer");
-  tokens.admin = issue("root", "admin");
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
   // Every test signs in from 127.0.0.1: more at once than the default limit lets one address.
-  const args = ["serve", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, "--portal-sign-in-burst", "100"];
-  server = spawn(bin, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  server.stdout.on("data", (d) => (serverLog += d));
-  server.stderr.on("data", (d) => (serverLog += d));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/ready`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (i > 300) throw new Error(`the server did not start:\n${serverLog}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  aduana = await startAduana({ prefix: "aduana-browser-", serveArgs: ["--portal-sign-in-burst", "100"] });
+  ({ baseUrl, dataDir } = aduana);
+  tokens.alice = aduana.issue("--subject", "alice", "--role", "declarant", "--org", "ACME");
+  tokens.bob = aduana.issue("--subject", "bob", "--role", "declarant", "--org", "OTHER");
+  tokens.officer = aduana.issue("--subject", "kim", "--role", "officer");
+  tokens.admin = aduana.issue("--subject", "root", "--role", "admin");
   // Goods from Viet Nam go to the yellow lane, so a declaration stays open for amendments.
   const rules = { riskRules: { version: 2, rules: [{ id: "ORIGIN-VN", lane: "yellow", condition: { kind: "origins", countries: ["VN"] } }] } };
   await graphql(tokens.admin, "mutation P($files: [ReferenceFileInput!]!) { publishReferenceData(files: $files) { written } }", {
@@ -121,8 +67,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGTERM");
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  aduana?.stop();
 });
 
 const state = {};

@@ -198,4 +198,5 @@ pub fn first_code(body: &Value) -> &str {
 }
 
 pub mod declarations;
+pub mod node;
 pub mod process;
