@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events_feed;
 pub mod graphql;
 pub mod loadgen;
 pub mod metrics;

@@ -27,7 +27,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{ApiKeys, TokenKeys, api_key};
-use crate::batches;
 use crate::config::GraphqlSettings;
 use crate::graphql::projection_status::ProjectionStatuses;
 use crate::graphql::ws::WsSettings;
@@ -35,6 +34,7 @@ use crate::graphql::{self, AduanaSchema, ReadModelQueries, graphiql};
 use crate::metrics::{self, Metrics};
 use crate::portal::{self, PortalState, Timeouts};
 use crate::reference::{self, Refresher};
+use crate::{batches, events_feed};
 
 /// Largest request body accepted by routes other than `/graphql` (which reads its body itself,
 /// up to [`graphql::http::MAX_BODY_BYTES`]).
@@ -257,6 +257,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/batches/{id}", get(batches::status))
         .route("/api/v1/batches/{id}/results", get(batches::results))
+        .route("/api/v1/events", get(events_feed::page))
+        .route("/api/v1/events/stream", get(events_feed::stream))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .merge(portal)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
