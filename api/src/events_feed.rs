@@ -27,6 +27,7 @@ use serde_json::{Value, json};
 use crate::auth;
 use crate::error::HttpError;
 use crate::graphql::{LOG_READERS, MAX_LIMIT};
+use crate::metrics::Open;
 use crate::server::AppState;
 
 /// Longest long poll.
@@ -267,12 +268,14 @@ pub async fn stream(
         Err(refused) => return refused.into_response(),
     };
     let shutdown = state.shutdown_token().clone();
+    let counted = state.metrics().open(Open::FeedStream);
     let events = state
         .store()
         .subscribe_all(after, filter(&query))
         .take_while(|event| std::future::ready(event.is_ok()))
         .filter_map(|event| std::future::ready(event.ok()))
-        .map(|event| {
+        .map(move |event| {
+            let _counted = &counted;
             let id = event.position.to_string();
             let data = serde_json::to_string(&FeedEvent::from(event)).unwrap_or_default();
             Ok::<_, Infallible>(SseEvent::default().id(id).event("event").data(data))

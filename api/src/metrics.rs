@@ -1,11 +1,11 @@
 //! `/metrics` in the Prometheus text format: each projection's position, lag and state, the log's
-//! head, HTTP request latencies by route, and the open live streams. Admins only (a bearer token
+//! head, HTTP request latencies by route, and what is open: WebSocket connections and their
+//! subscriptions, event feed streams, portal live streams. Admins only (a bearer token
 //! or an API key of the admin role): the counts say how busy the administration is.
 //!
 //! The append rate is `rate(aduana_log_head_position[1m])` (positions are dense); a projection's
 //! catch-up rate is `rate(aduana_projection_position[1m])`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -50,6 +50,22 @@ pub struct Metrics {
     failing: Family<ProjectionLabels, Gauge>,
     leading: Family<ProjectionLabels, Gauge>,
     live_streams: Gauge,
+    ws_connections: Gauge,
+    ws_subscriptions: Gauge,
+    feed_streams: Gauge,
+}
+
+/// Something open that `/metrics` counts while it lasts.
+#[derive(Debug, Clone, Copy)]
+pub enum Open {
+    /// A portal page following a declaration.
+    LiveStream,
+    /// A GraphQL WebSocket connection.
+    WsConnection,
+    /// A subscription running on a WebSocket connection.
+    WsSubscription,
+    /// A server-sent event stream of the HTTP feed.
+    FeedStream,
 }
 
 fn request_buckets() -> Histogram {
@@ -102,6 +118,24 @@ impl Default for Metrics {
             "Portal pages following a declaration live (server-sent event streams open)",
             live_streams.clone(),
         );
+        let ws_connections = Gauge::default();
+        registry.register(
+            "ws_connections",
+            "GraphQL WebSocket connections open",
+            ws_connections.clone(),
+        );
+        let ws_subscriptions = Gauge::default();
+        registry.register(
+            "ws_subscriptions",
+            "Subscriptions running on GraphQL WebSocket connections",
+            ws_subscriptions.clone(),
+        );
+        let feed_streams = Gauge::default();
+        registry.register(
+            "feed_streams",
+            "Server-sent event streams of the HTTP event feed open",
+            feed_streams.clone(),
+        );
         Self {
             registry,
             requests,
@@ -111,6 +145,9 @@ impl Default for Metrics {
             failing,
             leading,
             live_streams,
+            ws_connections,
+            ws_subscriptions,
+            feed_streams,
         }
     }
 }
@@ -127,10 +164,16 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Counts an open live stream until the guard is dropped.
-    pub fn live_stream(self: &Arc<Self>) -> LiveStreamGuard {
-        self.live_streams.inc();
-        LiveStreamGuard(self.clone())
+    /// Counts `what` as open until the guard is dropped.
+    pub fn open(&self, what: Open) -> OpenGuard {
+        let gauge = match what {
+            Open::LiveStream => &self.live_streams,
+            Open::WsConnection => &self.ws_connections,
+            Open::WsSubscription => &self.ws_subscriptions,
+            Open::FeedStream => &self.feed_streams,
+        };
+        gauge.inc();
+        OpenGuard(gauge.clone())
     }
 
     /// The text exposition, with the projection gauges set from `projections` and `head`.
@@ -159,13 +202,13 @@ impl Metrics {
     }
 }
 
-/// Holds one count of [`Metrics::live_stream`].
+/// Holds one count of [`Metrics::open`].
 #[derive(Debug)]
-pub struct LiveStreamGuard(Arc<Metrics>);
+pub struct OpenGuard(Gauge);
 
-impl Drop for LiveStreamGuard {
+impl Drop for OpenGuard {
     fn drop(&mut self) {
-        self.0.live_streams.dec();
+        self.0.dec();
     }
 }
 

@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::{self, Principal, api_key};
+use crate::metrics::Open;
 use crate::server::AppState;
 
 /// The subprotocol spoken.
@@ -187,6 +188,7 @@ impl Connection {
     }
 
     async fn serve(mut self, socket: WebSocket) {
+        let _counted = self.state.metrics().open(Open::WsConnection);
         let (mut sink, mut source) = socket.split();
         let (outgoing, mut to_send) = mpsc::channel::<Message>(self.settings.outgoing_buffer);
         // The close frame goes past the queue: it reaches even a client that reads nothing.
@@ -376,6 +378,7 @@ async fn run(
     outgoing: mpsc::Sender<Message>,
     events: mpsc::UnboundedSender<Event>,
 ) {
+    let _counted = state.metrics().open(Open::WsSubscription);
     let mut responses = std::pin::pin!(state.schema().execute_stream(request));
     let mut first = true;
     while let Some(response) = responses.next().await {

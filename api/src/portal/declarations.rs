@@ -339,7 +339,7 @@ pub async fn live(
         .to_std()
         .unwrap_or(Duration::ZERO);
     let shutdown = state.shutdown_token().clone();
-    let counted = state.metrics().live_stream();
+    let counted = state.metrics().open(crate::metrics::Open::LiveStream);
     let events = state
         .store()
         .subscribe_stream(&stream_id, version)
