@@ -434,3 +434,24 @@ async fn a_consumer_that_does_not_read_is_disconnected_not_buffered() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_id_may_be_reused_as_soon_as_its_operation_completed() {
+    let app = TestApp::new().await;
+    let server = Server::start(&app, WsSettings::default()).await;
+    let mut socket = server.connect().await;
+    init(&mut socket, &token_for(Role::Admin)).await;
+    let query = json!({ "query": "{ serverInfo { backend } }" });
+    for _ in 0..20 {
+        send(
+            &mut socket,
+            json!({ "type": "subscribe", "id": "q", "payload": query }),
+        )
+        .await;
+        let result = next(&mut socket).await.unwrap();
+        assert_eq!(result["type"], "next", "{result}");
+        assert_eq!(result["payload"]["data"]["serverInfo"]["backend"], "sqlite");
+        assert_eq!(next(&mut socket).await.unwrap()["type"], "complete");
+    }
+    server.stop().await;
+}

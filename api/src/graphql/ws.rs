@@ -219,6 +219,9 @@ impl Connection {
         let shutdown = self.state.shutdown_token().clone();
         let close = loop {
             tokio::select! {
+                // In this order: a finished subscription is forgotten before the client's next
+                // message is read, so its id may be reused as soon as `complete` arrives.
+                biased;
                 () = &mut deadline, if self.principal.is_none() => {
                     break Some((close::INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
                 }
@@ -399,8 +402,9 @@ async fn run(
             return;
         }
     }
+    // Forgotten first, then announced: the client may reuse the id once `complete` arrives.
+    let _ = events.send(Event::Finished(id.clone()));
     let _ = send(&outgoing, &events, json!({ "type": "complete", "id": id }));
-    let _ = events.send(Event::Finished(id));
 }
 
 /// A first response with errors and no data: the operation was refused (validation, access).
