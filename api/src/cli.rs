@@ -274,6 +274,19 @@ pub enum BenchCommand {
     File(BenchFileArgs),
     /// CPU per batch item before the store: parse, validate, decide, serialize (one thread).
     BatchCpu(BenchBatchCpuArgs),
+    /// Rebuilds a projection from position 0 and times the catch-up (events/s). It empties
+    /// and rebuilds the read model: run it on a bench database, not beside a live server.
+    Projection(BenchProjectionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchProjectionArgs {
+    /// The projection to rebuild: `declarations` or `batches`.
+    #[arg(long, default_value = "declarations")]
+    pub projection: String,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -618,6 +631,42 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
             store.close().await;
             json(&report)?
         }
+        BenchCommand::Projection(args) => {
+            let projection: Arc<dyn projections::Projection> = match args.projection.as_str() {
+                "declarations" => Arc::new(DeclarationsProjection),
+                "batches" => Arc::new(BatchesProjection),
+                other => anyhow::bail!("no projection {other:?}: declarations or batches"),
+            };
+            let store = args.store.open().await?;
+            let models = ReadModels::open(args.store.database_url().expose())
+                .await
+                .context("cannot open the read models")?;
+            let runner = Runner::new(store.clone(), models.clone(), projection);
+            let head = store.head_position().await?;
+            runner.rebuild().await.context("rebuild failed")?;
+            let started = std::time::Instant::now();
+            let reached = runner.catch_up().await.context("catch-up failed")?;
+            let seconds = started.elapsed().as_secs_f64();
+            let matching = futures::StreamExt::count(store.read_all(
+                0,
+                runner_filter(&args.projection),
+                usize::MAX,
+            ))
+            .await as u64;
+            let backend = store.backend_name();
+            models.close().await;
+            store.close().await;
+            json(&serde_json::json!({
+                "projection": args.projection,
+                "backend": backend,
+                "logEvents": head,
+                "projectedEvents": matching,
+                "reached": reached,
+                "seconds": seconds,
+                "eventsPerSecond": matching as f64 / seconds.max(1e-9),
+                "logPositionsPerSecond": reached as f64 / seconds.max(1e-9),
+            }))?
+        }
         BenchCommand::BatchCpu(args) => {
             let report = crate::bench_batch::cpu_split(args.declarations, args.items, args.seed)?;
             json(&report)?
@@ -638,6 +687,15 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
         }
     };
     print(&line)
+}
+
+/// The events `name`'s projection reads.
+fn runner_filter(name: &str) -> eventstore::Filter {
+    use projections::Projection as _;
+    match name {
+        "batches" => BatchesProjection.filter(),
+        _ => DeclarationsProjection.filter(),
+    }
 }
 
 fn json(report: &impl Serialize) -> anyhow::Result<String> {

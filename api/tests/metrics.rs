@@ -187,3 +187,46 @@ async fn the_cli_prints_each_checkpoint_and_its_lag() {
     assert_eq!(line["head"], reached + 1);
     assert_eq!(line["lag"], 1);
 }
+
+#[tokio::test]
+async fn the_projection_bench_rebuilds_and_reports_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = api::StoreArgs::in_dir(dir.path());
+    let store = args.open().await.unwrap();
+    commands::reference::import(
+        &store,
+        commands::reference::sample_events().unwrap(),
+        "admin/test",
+    )
+    .await
+    .unwrap();
+    let view = commands::reference::ReferenceView::load(&store)
+        .await
+        .unwrap();
+    let service = commands::declaration::DeclarationService::new(store.clone(), view);
+    let caller = common::principal(Role::Declarant).caller();
+    for i in 0..4 {
+        let input: domain::declaration::RawFiling =
+            serde_json::from_value(filing("ACME", &format!("B-{i}"), "US")).unwrap();
+        service.file(&caller, input).await.unwrap();
+    }
+    store.close().await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_aduana"))
+        .args(["bench", "projection", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["projection"], "declarations");
+    assert!(
+        report["projectedEvents"].as_u64().unwrap() >= 12,
+        "{report}"
+    );
+    assert_eq!(report["reached"], report["logEvents"]);
+    assert!(report["eventsPerSecond"].as_f64().unwrap() > 0.0);
+}
