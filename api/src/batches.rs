@@ -111,18 +111,8 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bod
         body: body.into_data_stream(),
     };
     let started = std::time::Instant::now();
-    // A task of its own: when the client goes away mid-way, the batch is still recorded as
-    // interrupted (with the results so far) instead of being dropped with the request.
-    let service = state.batches().clone();
-    let task = tokio::spawn(async move { service.submit(&caller, upload).await });
-    let submitted = match task.await {
-        Ok(submitted) => submitted,
-        Err(e) => Err(Failure {
-            error: BatchError::Corrupt(format!("batch task failed: {e}")),
-            batch: None,
-        }),
-    };
-    match submitted {
+    // Detached: a client that goes away mid-way leaves the batch recorded as interrupted.
+    match state.batches().submit_detached(caller, upload).await {
         Ok(batch) => {
             tracing::info!(
                 batch = %batch_id,

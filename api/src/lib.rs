@@ -19,6 +19,7 @@ pub mod events_feed;
 pub mod graphql;
 pub mod loadgen;
 pub mod metrics;
+pub mod origin;
 pub mod portal;
 pub mod reference;
 pub mod server;

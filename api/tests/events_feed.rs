@@ -1,5 +1,6 @@
 //! The HTTP event feed: pages with `nextAfter`, filters, long polling, the server-sent event
-//! stream resumed with `Last-Event-ID`, parameter errors and access.
+//! stream resumed with `Last-Event-ID` (on every backend: live delivery differs between them),
+//! parameter errors and access.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -7,6 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use aduana_tests::{TestDb, on_every_backend};
 use api::auth::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,6 +17,12 @@ use eventstore::{ExpectedVersion, NewEvent, StreamId};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+on_every_backend! {
+    pages_follow_next_after_to_the_head_with_filters => pages_follow_next_after;
+    a_long_poll_answers_when_an_event_commits_or_when_the_wait_is_over => long_poll;
+    the_event_stream_resumes_after_the_last_event_id => stream_resumes;
+}
 
 async fn append(app: &TestApp, category: &str, from: u32, to: u32) {
     let stream = StreamId::parse(format!("{category}-1")).unwrap();
@@ -74,9 +82,8 @@ async fn the_feed_is_for_log_readers() {
     }
 }
 
-#[tokio::test]
-async fn pages_follow_next_after_to_the_head_with_filters() {
-    let app = TestApp::new().await;
+async fn pages_follow_next_after(db: TestDb) {
+    let app = TestApp::on(&db).await;
     append(&app, "note", 0, 250).await;
     append(&app, "other", 0, 30).await;
     let token = token_for(Role::Integrator);
@@ -127,6 +134,7 @@ async fn pages_follow_next_after_to_the_head_with_filters() {
     ] {
         assert!(!event[field].is_null(), "{field} in {event}");
     }
+    db.finish(app.store.clone()).await;
 }
 
 #[tokio::test]
@@ -150,9 +158,8 @@ async fn bad_parameters_are_refused_with_the_field() {
     }
 }
 
-#[tokio::test]
-async fn a_long_poll_answers_when_an_event_commits_or_when_the_wait_is_over() {
-    let app = TestApp::new().await;
+async fn long_poll(db: TestDb) {
+    let app = TestApp::on(&db).await;
     append(&app, "note", 0, 3).await;
     let token = token_for(Role::Integrator);
     let head = app.store.head_position().await.unwrap();
@@ -196,6 +203,7 @@ async fn a_long_poll_answers_when_an_event_commits_or_when_the_wait_is_over() {
     );
     assert_eq!(numbers(&woke.body), [100]);
     writer.await.unwrap();
+    db.finish(app.store.clone()).await;
 }
 
 /// Reads server-sent events from `uri` until `count` events arrived: (id, n) of each.
@@ -243,9 +251,8 @@ async fn read_sse(
     events
 }
 
-#[tokio::test]
-async fn the_event_stream_resumes_after_the_last_event_id() {
-    let app = TestApp::new().await;
+async fn stream_resumes(db: TestDb) {
+    let app = TestApp::on(&db).await;
     append(&app, "note", 0, 10).await;
     append(&app, "other", 0, 5).await;
     let token = token_for(Role::Integrator);
@@ -293,4 +300,5 @@ async fn the_event_stream_resumes_after_the_last_event_id() {
         [6, 7, 8, 9, 10, 11, 12, 13]
     );
     writer.await.unwrap();
+    db.finish(app.store.clone()).await;
 }

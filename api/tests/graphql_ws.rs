@@ -9,6 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aduana_tests::{TestDb, on_every_backend};
 use api::auth::Role;
 use api::graphql::ws::WsSettings;
 use common::declarations::filing;
@@ -237,9 +238,12 @@ async fn each_protocol_violation_closes_with_its_code() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn events_arrive_from_the_given_position_then_live_and_resume_without_gap_or_duplicate() {
-    let app = TestApp::new().await;
+on_every_backend! {
+    events_arrive_from_the_given_position_then_live_and_resume_without_gap_or_duplicate => resume;
+}
+
+async fn resume(db: TestDb) {
+    let app = TestApp::on(&db).await;
     append_notes(&app, 0, 20).await;
     let server = Server::start(&app, WsSettings::default()).await;
     let integrator = token_for(Role::Integrator);
@@ -308,6 +312,7 @@ async fn events_arrive_from_the_given_position_then_live_and_resume_without_gap_
     );
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0));
     server.stop().await;
+    db.finish(app.store.clone()).await;
 }
 
 #[tokio::test]

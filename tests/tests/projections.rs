@@ -202,26 +202,9 @@ async fn follows_live(db: TestDb) {
     let (store, models) = setup(&db).await;
     write(&store, 0, 10).await;
     let runner = Arc::new(Runner::new(store.clone(), models.clone(), Counter::new()));
-    let mut status = runner.status();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let runner = runner.clone();
-        tokio::spawn(async move { runner.run(stopped.map(|_| ())).await })
-    };
+    let (stop, task) = spawn_runner(runner.clone());
     write(&store, 10, 40).await;
-    let head = store.head_position().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let current = status.borrow_and_update().clone();
-            // The last counted event is the second to last in the log.
-            if current.position >= head - 1 && current.state == State::Live {
-                break;
-            }
-            status.changed().await.unwrap();
-        }
-    })
-    .await
-    .expect("the projection follows the log");
+    wait_live_at_head(&runner, &store).await;
     assert_eq!(counts(&models).await, expected(40));
     stop.send(()).unwrap();
     task.await.unwrap();

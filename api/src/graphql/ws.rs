@@ -74,7 +74,8 @@ impl Default for WsSettings {
 
 /// The upgrade of `GET /graphql` with `Upgrade: websocket`.
 pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Response {
-    if !origin_allowed(headers) {
+    // A browser sends `Origin`; it must be this host. Other clients send none.
+    if !crate::origin::is_this_host(headers).unwrap_or(true) {
         tracing::info!("websocket refused: cross-origin");
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -101,20 +102,6 @@ pub fn upgrade(state: AppState, headers: &HeaderMap, ws: WebSocketUpgrade) -> Re
                     .await;
             }
         })
-}
-
-/// A browser sends `Origin`; it must be this host. Other clients send none.
-fn origin_allowed(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest);
-    matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
 }
 
 fn close_message(code: u16, reason: &str) -> Message {

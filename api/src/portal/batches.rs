@@ -22,7 +22,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::gql::{self, GqlError};
+use super::gql;
 use super::page::{self, Page, csrf_input};
 use super::session::{CSRF_FIELD, SignedIn};
 use crate::server::AppState;
@@ -75,7 +75,7 @@ async fn upload_page(
     let t = page::texts();
     let list = match gql::run::<BatchList>(state, user, LIST, json!({})).await {
         Ok(list) => list.batches.edges,
-        Err(errors) => return failure(&errors),
+        Err(errors) => return page::failure(&errors),
     };
     let body = html! {
         h1 { (t.batches_title) }
@@ -142,18 +142,6 @@ async fn upload_page(
         .body(body)
         .status(status)
         .into_response()
-}
-
-fn failure(errors: &[GqlError]) -> Response {
-    let t = page::texts();
-    if errors.iter().any(GqlError::is_not_found) {
-        return page::not_found(t);
-    }
-    if errors.iter().any(|e| e.code == "FORBIDDEN") {
-        return page::forbidden(t);
-    }
-    let reference = errors.iter().find_map(|e| e.error_id);
-    page::unavailable(t, StatusCode::INTERNAL_SERVER_ERROR, reference)
 }
 
 /// What the file part of an upload carries to the batch service: its bytes, then an explicit
@@ -289,20 +277,19 @@ async fn send(
 ) -> Response {
     let t = page::texts();
     let (parts, received) = mpsc::channel::<Part>(8);
-    let service = state.batches().clone();
-    let caller = user.principal.caller();
-    // The batch is filed in a task of its own, so a browser that goes away mid-way still leaves
-    // the batch recorded (as interrupted, with the results so far).
-    let task = tokio::spawn(async move {
-        let upload = Upload {
-            batch_id,
-            format,
-            content_length: None,
-            body: upload_stream(received),
-        };
-        service.submit(&caller, upload).await
-    });
-    let forwarded = async {
+    let upload = Upload {
+        batch_id,
+        format,
+        content_length: None,
+        body: upload_stream(received),
+    };
+    // Filed detached: a browser that goes away mid-way leaves the batch recorded as interrupted.
+    let submitted = state
+        .batches()
+        .submit_detached(user.principal.caller(), upload);
+    // The file goes to the service as it arrives; the channel closes when this ends (with an
+    // explicit end only when the whole file was read).
+    let forwarded = async move {
         while let Some(chunk) = field.chunk().await.map_err(|e| e.to_string())? {
             if parts.send(Part::Chunk(chunk)).await.is_err() {
                 // The service stopped reading (it refused the batch): its answer says why.
@@ -312,17 +299,10 @@ async fn send(
         let _ = parts.send(Part::End).await;
         Ok::<(), String>(())
     };
-    if let Err(error) = forwarded.await {
+    let (forwarded, submitted) = tokio::join!(forwarded, submitted);
+    if let Err(error) = forwarded {
         tracing::info!(batch = %batch_id, %error, "portal batch upload cut off");
     }
-    drop(parts);
-    let submitted = match task.await {
-        Ok(submitted) => submitted,
-        Err(e) => Err(Failure {
-            error: BatchError::Corrupt(format!("batch task failed: {e}")),
-            batch: None,
-        }),
-    };
     match submitted {
         Ok(_) => Redirect::to(&format!("/portal/batches/{batch_id}")).into_response(),
         Err(Failure {

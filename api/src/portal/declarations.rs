@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::gql::{self, GqlError};
+use super::gql;
 use super::page::{self, Page};
 use super::session::SignedIn;
 use super::texts::Texts;
@@ -116,7 +116,7 @@ pub async fn list(
     let variables = json!({ "filter": filter, "first": PAGE_SIZE, "after": after });
     let data = match gql::run::<ListData>(&state, &user, LIST, variables).await {
         Ok(data) => data.declarations,
-        Err(errors) => return failure(&errors),
+        Err(errors) => return page::failure(&errors),
     };
     let title = if user.is_declarant() {
         t.my_declarations
@@ -234,19 +234,6 @@ fn lane_badge(t: &Texts, lane: &str) -> Markup {
     html! { span.badge.(format!("lane-{}", lane.to_lowercase())) { (t.label(t.lanes, lane)) } }
 }
 
-/// An error page for operation errors that are not about a form.
-fn failure(errors: &[GqlError]) -> Response {
-    let t = page::texts();
-    if errors.iter().any(GqlError::is_not_found) {
-        return page::not_found(t);
-    }
-    if errors.iter().any(|e| e.code == "FORBIDDEN") {
-        return page::forbidden(t);
-    }
-    let reference = errors.iter().find_map(|e| e.error_id);
-    page::unavailable(t, StatusCode::INTERNAL_SERVER_ERROR, reference)
-}
-
 #[derive(Debug, Deserialize)]
 pub struct WithdrawForm {
     #[serde(default)]
@@ -281,7 +268,7 @@ pub async fn withdraw(
                 .iter()
                 .any(|e| e.is_not_found() || e.code == "FORBIDDEN" || e.error_id.is_some()) =>
         {
-            failure(&errors)
+            page::failure(&errors)
         }
         Err(errors) => {
             // A refusal of the command (no reason, no longer open): say why on an error page
@@ -332,7 +319,7 @@ pub async fn live(
             declaration: Some(v),
         }) => v.stream_version,
         Ok(_) => return page::not_found(t),
-        Err(errors) => return failure(&errors),
+        Err(errors) => return page::failure(&errors),
     };
     let stream_id = commands::declaration::stream(id);
     let session_left = (user.ends_at - Utc::now())

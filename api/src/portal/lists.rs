@@ -121,13 +121,6 @@ pub async fn tariff(
     }
     match gql::run::<TariffLines>(&state, &user, TARIFF, json!({ "search": search })).await {
         Ok(found) => Json(found.tariff_lines).into_response(),
-        Err(errors) => {
-            let reference = errors.iter().find_map(|e| e.error_id);
-            page::unavailable(
-                page::texts(),
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                reference,
-            )
-        }
+        Err(errors) => page::failure(&errors),
     }
 }

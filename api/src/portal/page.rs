@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use uuid::Uuid;
 
+use super::gql::GqlError;
 use super::session::{CSRF_FIELD, SignedIn};
 use super::texts::{EN, Texts};
 use crate::graphql::graphiql;
@@ -156,6 +157,20 @@ pub fn error_page(
         .body(body)
         .status(status)
         .into_response()
+}
+
+/// The page for a failed GraphQL operation that is not about a form: "not found" (also for
+/// what the principal may not see), "not allowed", or the generic error with its reference.
+pub fn failure(errors: &[GqlError]) -> Response {
+    let t = texts();
+    if errors.iter().any(GqlError::is_not_found) {
+        return not_found(t);
+    }
+    if errors.iter().any(|e| e.code == "FORBIDDEN") {
+        return forbidden(t);
+    }
+    let reference = errors.iter().find_map(|e| e.error_id);
+    unavailable(t, StatusCode::INTERNAL_SERVER_ERROR, reference)
 }
 
 pub fn not_found(t: &'static Texts) -> Response {

@@ -43,6 +43,17 @@ impl TestApp {
         }
     }
 
+    /// An app on `db` (SQLite or PostgreSQL; keep `db` for the test's length and
+    /// [`aduana_tests::TestDb::finish`] it with [`TestApp::store`]).
+    pub async fn on(db: &aduana_tests::TestDb) -> Self {
+        let store = db.open().await;
+        Self {
+            state: AppState::new(store.clone(), keys()),
+            store,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A store holding three events in `declaration-1` (positions 1, 2, 3).
     pub async fn with_three_events() -> Self {
         let app = Self::new().await;

@@ -299,6 +299,28 @@ impl BatchService {
         }
     }
 
+    /// [`BatchService::submit`] in a task of its own: when the sender goes away mid-way (its
+    /// request is dropped), the batch is still recorded as interrupted, with the results so
+    /// far, instead of being dropped with the request.
+    pub async fn submit_detached<S, E>(
+        &self,
+        caller: Caller,
+        upload: Upload<S>,
+    ) -> Result<Batch, Failure>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let service = self.clone();
+        match tokio::spawn(async move { service.submit(&caller, upload).await }).await {
+            Ok(submitted) => submitted,
+            Err(e) => Err(Failure {
+                error: BatchError::Corrupt(format!("batch task failed: {e}")),
+                batch: None,
+            }),
+        }
+    }
+
     /// The batch as the caller may see it.
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Batch, BatchError> {
         let (batch, version) = self.status_and_version(id).await?;

@@ -17,7 +17,7 @@ use super::super::gql;
 use super::super::page::{self, Page};
 use super::super::session::SignedIn;
 use super::super::texts::Texts;
-use super::{RESULTS_PAGE, failure};
+use super::RESULTS_PAGE;
 use crate::server::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +95,7 @@ async fn load(
     match gql::run::<BatchData>(state, user, DETAIL, variables).await {
         Ok(BatchData { batch: Some(batch) }) => Ok(batch),
         Ok(BatchData { batch: None }) => Err(page::not_found(t)),
-        Err(errors) => Err(failure(&errors)),
+        Err(errors) => Err(page::failure(&errors)),
     }
 }
 

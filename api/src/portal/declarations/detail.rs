@@ -14,7 +14,7 @@ use super::super::gql;
 use super::super::page::{self, Page, csrf_input};
 use super::super::session::SignedIn;
 use super::super::texts::Texts;
-use super::{failure, lane_badge, status_badge};
+use super::{lane_badge, status_badge};
 use crate::server::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -157,7 +157,7 @@ async fn load(
             declaration_history,
         }) => Ok((detail, declaration_history.unwrap_or_default())),
         Ok(_) => Err(page::not_found(t)),
-        Err(errors) => Err(failure(&errors)),
+        Err(errors) => Err(page::failure(&errors)),
     }
 }
 
