@@ -224,7 +224,7 @@ for BACKEND in $BACKENDS; do
     # The read model has applied every declaration event.
     caught_up=0
     for _ in $(seq 1 600); do
-      if [ "$(sql "SELECT CASE WHEN (SELECT COALESCE(MAX(position), 0) FROM events WHERE category = 'declaration') <= (SELECT COALESCE(MAX(position), 0) FROM projection_checkpoints WHERE name = 'declarations') THEN 1 ELSE 0 END")" = 1 ]; then
+      if [ "$(sql "SELECT CASE WHEN (SELECT COALESCE(MAX(position), 0) FROM events WHERE category = 'declaration') <= (SELECT COALESCE(MAX(position), 0) FROM projection_generations WHERE name = 'declarations' AND state = 'serving') THEN 1 ELSE 0 END")" = 1 ]; then
         caught_up=1; break
       fi
       sleep 0.1

@@ -35,9 +35,9 @@ run() { # backend, declarations, then store flags
   start=$(date +%s.%N)
   for _ in $(seq 1 3000); do
     if [ "$label" = sqlite ]; then
-      lagged=$(python3 -c "import sqlite3; c=sqlite3.connect('$dir/aduana.db'); print(c.execute(\"select (select max(position) from events where category='declaration') - position from projection_checkpoints where name='declarations'\").fetchone()[0])")
+      lagged=$(python3 -c "import sqlite3; c=sqlite3.connect('$dir/aduana.db'); print(c.execute(\"select (select max(position) from events where category='declaration') - position from projection_generations where name='declarations' and state='serving'\").fetchone()[0])")
     else
-      lagged=$(psql "$PG" -AtqX -c "select (select max(position) from events where category='declaration') - position from projection_checkpoints where name='declarations'")
+      lagged=$(psql "$PG" -AtqX -c "select (select max(position) from events where category='declaration') - position from projection_generations where name='declarations' and state='serving'")
     fi
     [ "$lagged" -le 0 ] 2>/dev/null && break
     sleep 0.2

@@ -87,9 +87,30 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
-    /// Print each projection's committed checkpoint and how far it is behind the log's head,
-    /// one JSON object per line (read from the database: every process's projections).
+    /// Print each projection's serving generation (and a rebuild under way) with its committed
+    /// checkpoint and how far it is behind the log's head, one JSON object per line (read from
+    /// the database: every process's projections).
     Status(ProjectionsStatusArgs),
+    /// Ask the server leading a projection to rebuild it from position 0 into a new generation
+    /// while the current one keeps serving queries, then switch over; waits and shows progress
+    /// unless `--no-wait`.
+    Rebuild(ProjectionsRebuildArgs),
+}
+
+/// The projections `aduana serve` runs, by name.
+pub const PROJECTIONS: [&str; 2] = ["declarations", "batches"];
+
+#[derive(Debug, Args)]
+pub struct ProjectionsRebuildArgs {
+    /// The projection: declarations or batches.
+    pub name: String,
+
+    /// Return once the request is recorded instead of waiting for the switch-over.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -380,6 +401,15 @@ impl Cli {
                 );
                 let batches =
                     Runner::new(store.clone(), models.clone(), Arc::new(BatchesProjection));
+                // The first generation of each read model, so queries find its views.
+                declarations
+                    .prepare()
+                    .await
+                    .context("cannot prepare the declarations read model")?;
+                batches
+                    .prepare()
+                    .await
+                    .context("cannot prepare the batches read model")?;
                 let runners = vec![declarations.status(), batches.status()];
                 let (stop_projection, stopped) = tokio::sync::oneshot::channel::<()>();
                 let projection_task = tokio::spawn(async move {
@@ -411,19 +441,24 @@ impl Cli {
                     .await
                     .context("cannot open the read models")?;
                 let head = store.head_position().await?;
-                let checkpoints = models.checkpoints().await;
+                let generations = models.generations().await;
                 models.close().await;
                 store.close().await;
-                for checkpoint in checkpoints.context("cannot read the checkpoints")? {
+                for generation in generations.context("cannot read the projections")? {
                     print(&json(&serde_json::json!({
-                        "name": checkpoint.name,
-                        "version": checkpoint.version,
-                        "position": checkpoint.position,
-                        "lag": head.saturating_sub(checkpoint.position),
+                        "name": generation.name,
+                        "generation": generation.generation,
+                        "state": generation.state.as_str(),
+                        "version": generation.version,
+                        "position": generation.position,
+                        "lag": head.saturating_sub(generation.position),
                         "head": head,
                     }))?)?;
                 }
                 Ok(0)
+            }
+            Command::Projections(ProjectionsCommand::Rebuild(args)) => {
+                rebuild_projection(&args).await
             }
             Command::Reference(ReferenceCommand::Import(args)) => {
                 let store = args.store.open().await?;
@@ -643,10 +678,15 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
                 .context("cannot open the read models")?;
             let runner = Runner::new(store.clone(), models.clone(), projection);
             let head = store.head_position().await?;
-            runner.rebuild().await.context("rebuild failed")?;
+            runner
+                .prepare()
+                .await
+                .context("cannot prepare the read model")?;
+            // A full rebuild: a new generation filled from position 0, then switched to.
             let started = std::time::Instant::now();
-            let reached = runner.catch_up().await.context("catch-up failed")?;
+            let rebuilt = runner.rebuild().await.context("rebuild failed")?;
             let seconds = started.elapsed().as_secs_f64();
+            let reached = rebuilt.position;
             let matching = futures::StreamExt::count(store.read_all(
                 0,
                 runner_filter(&args.projection),
@@ -687,6 +727,81 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
         }
     };
     print(&line)
+}
+
+/// `aduana projections rebuild`: records the request, then follows the new generation until it
+/// serves (progress on stderr, the result as JSON on stdout).
+async fn rebuild_projection(args: &ProjectionsRebuildArgs) -> anyhow::Result<u8> {
+    if !PROJECTIONS.contains(&args.name.as_str()) {
+        anyhow::bail!(
+            "no projection {:?}: one of {}",
+            args.name,
+            PROJECTIONS.join(", ")
+        );
+    }
+    let store = args.store.open().await?;
+    let models = ReadModels::open(args.store.database_url().expose())
+        .await
+        .context("cannot open the read models")?;
+    let result = follow_rebuild(&store, &models, args).await;
+    models.close().await;
+    store.close().await;
+    result
+}
+
+async fn follow_rebuild(
+    store: &eventstore::EventStore,
+    models: &ReadModels,
+    args: &ProjectionsRebuildArgs,
+) -> anyhow::Result<u8> {
+    use projections::GenerationState;
+    let generation = projections::request_rebuild(models, &args.name).await?;
+    let requested = serde_json::json!({ "name": args.name, "generation": generation });
+    if args.no_wait {
+        print(&json(&serde_json::json!({ "requested": requested }))?)?;
+        return Ok(0);
+    }
+    let started = std::time::Instant::now();
+    let mut hinted = false;
+    let mut err = std::io::stderr();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let current = projections::generations::get(models, &args.name, generation)
+            .await?
+            .context("the requested generation is gone")?;
+        let head = store.head_position().await?;
+        match current.state {
+            GenerationState::Requested => {
+                if !hinted && started.elapsed().as_secs() >= 10 {
+                    hinted = true;
+                    writeln!(
+                        err,
+                        "generation {generation} is requested but no server has started it: is \
+                         `aduana serve` running on this database?"
+                    )?;
+                }
+            }
+            GenerationState::Building => writeln!(
+                err,
+                "generation {generation}: building, position {} of {head}",
+                current.position
+            )?,
+            GenerationState::Serving => {
+                print(&json(&serde_json::json!({
+                    "name": args.name,
+                    "generation": generation,
+                    "version": current.version,
+                    "state": "serving",
+                    "position": current.position,
+                    "seconds": started.elapsed().as_secs_f64(),
+                }))?)?;
+                return Ok(0);
+            }
+            GenerationState::Retired => anyhow::bail!(
+                "generation {generation} was abandoned (a newer version took over the rebuild)"
+            ),
+        }
+    }
 }
 
 /// The events `name`'s projection reads.

@@ -391,8 +391,8 @@ async fn wait_for_projection(url: &str, server: &Server) {
         let (head, checkpoint): (i64, i64) = sqlx::query_as(
             "SELECT \
                (SELECT COALESCE(MAX(position), 0) FROM events WHERE category = 'declaration'), \
-               (SELECT COALESCE(MAX(position), 0) FROM projection_checkpoints \
-                  WHERE name = 'declarations')",
+               (SELECT COALESCE(MAX(position), 0) FROM projection_generations \
+                  WHERE name = 'declarations' AND state = 'serving')",
         )
         .fetch_one(&mut conn)
         .await

@@ -267,6 +267,8 @@ impl ListApp {
             Default::default(),
         );
         let runner = Runner::new(store, models.clone(), Arc::new(BatchesProjection));
+        // As `aduana serve` does before it answers: the first generation and its views.
+        runner.prepare().await.unwrap();
         Self {
             state,
             schema,

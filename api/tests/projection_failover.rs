@@ -1,10 +1,14 @@
-//! Two `aduana serve` processes on one PostgreSQL: each projection runs in exactly one of them
-//! (the other stands by); when that process is killed with SIGKILL, the other takes over within
-//! seconds, and the declarations read model holds every declaration filed before and after the
-//! kill exactly once.
+//! Projections run by real `aduana serve` processes.
 //!
-//! Runs when `ADUANA_TEST_DATABASE_URL` names a server (fails instead of skipping when
-//! `ADUANA_REQUIRE_POSTGRES=1`). SQLite serves one process per database, so it has no failover.
+//! Two processes on one PostgreSQL: each projection runs in exactly one of them (the other
+//! stands by); when that process is killed with SIGKILL, the other takes over within seconds,
+//! and the declarations read model holds every declaration filed before and after the kill
+//! exactly once. Runs when `ADUANA_TEST_DATABASE_URL` names a server (fails instead of skipping
+//! when `ADUANA_REQUIRE_POSTGRES=1`). SQLite serves one process per database, so it has no
+//! failover.
+//!
+//! On both backends: `aduana projections rebuild declarations` beside a running server rebuilds
+//! the read model into a new generation while the list keeps answering in full.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -96,19 +100,10 @@ async fn listed(addr: SocketAddr, token: &str) -> BTreeMap<String, usize> {
     seen
 }
 
-#[tokio::test]
-async fn a_killed_projection_leader_is_replaced_within_seconds() {
-    let Some(db) = TestDb::create(Backend::Postgres).await else {
-        assert!(
-            std::env::var("ADUANA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "ADUANA_REQUIRE_POSTGRES=1 but ADUANA_TEST_DATABASE_URL is not set"
-        );
-        return;
-    };
-    let site = Site::new(&db);
+/// The site's reference data, and an admin's and a declarant's (alice of ACME) tokens.
+async fn prepare(site: &Site) -> (String, String) {
     site.run(&["reference", "import", "--sample"]).await;
     let token = |args: &[&str]| {
-        let site = &site;
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -133,6 +128,20 @@ async fn a_killed_projection_leader_is_replaced_within_seconds() {
         "ACME",
     ])
     .await;
+    (admin, alice)
+}
+
+#[tokio::test]
+async fn a_killed_projection_leader_is_replaced_within_seconds() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        assert!(
+            std::env::var("ADUANA_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "ADUANA_REQUIRE_POSTGRES=1 but ADUANA_TEST_DATABASE_URL is not set"
+        );
+        return;
+    };
+    let site = Site::new(&db);
+    let (admin, alice) = prepare(&site).await;
     let first = site.serve("first").await;
     let second = site.serve("second").await;
 
@@ -189,6 +198,73 @@ async fn a_killed_projection_leader_is_replaced_within_seconds() {
     let seen = listed(survivor.addr, &alice).await;
     assert!(seen.values().all(|n| *n == 1), "each once: {seen:?}");
     drop(survivor);
+    let store = db.open().await;
+    db.finish(store).await;
+}
+
+aduana_tests::on_every_backend! {
+    an_operator_rebuilds_a_read_model_beside_a_running_server => rebuild_beside_server;
+}
+
+async fn rebuild_beside_server(db: TestDb) {
+    let site = Site::new(&db);
+    let (admin, alice) = prepare(&site).await;
+    let server = site.serve("only").await;
+    for i in 0..20 {
+        file(server.addr, &alice, &format!("R-{i}")).await;
+    }
+    wait_for(TAKEOVER_LIMIT, "the filings in the list", || async {
+        listed(server.addr, &alice).await.len() == 20
+    })
+    .await;
+    // The list answers in full all through the rebuild.
+    let addr = server.addr;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (alice, done) = (alice.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let seen = listed(addr, &alice).await;
+                assert_eq!(seen.len(), 20, "a query saw a partial model: {seen:?}");
+                assert!(seen.values().all(|n| *n == 1), "{seen:?}");
+                reads += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            reads
+        })
+    };
+    let output = site.run(&["projections", "rebuild", "declarations"]).await;
+    let result: Value = serde_json::from_str(output.trim()).unwrap();
+    assert_eq!(result["generation"], 2, "{result}");
+    assert_eq!(result["state"], "serving", "{result}");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        reader.await.unwrap() > 0,
+        "the list was queried during the rebuild"
+    );
+    let generation = graphql(
+        server.addr,
+        &admin,
+        "{ projections { name generation } }",
+        json!({}),
+    )
+    .await;
+    let declarations = generation["projections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "declarations")
+        .unwrap()
+        .clone();
+    assert_eq!(declarations["generation"], 2, "{declarations}");
+    // An unknown projection is refused with the names there are.
+    let mut unknown = site.command(&["projections", "rebuild", "declaration"]);
+    let refused = unknown.output().await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("declarations, batches"), "{stderr}");
+    drop(server);
     let store = db.open().await;
     db.finish(store).await;
 }

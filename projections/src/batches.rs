@@ -24,12 +24,15 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
 
 pub use crate::declarations::{MAX_PAGE_SIZE, PageRequest, Scope};
-use crate::read_models::ReadModels;
+use crate::generations::Tables;
+use crate::read_models::{Backend, ReadModels};
 use crate::runner::{Projection, ProjectionError};
 use crate::stored::{decode_cursor, encode_cursor, format_time, parse_name, parse_time, to_i64};
 
 /// The stream category this projection reads.
 pub const CATEGORY: &str = "batch";
+/// Its table (and the view queries read).
+const TABLE: &str = "batches";
 
 /// The event type read without its results.
 const ITEMS_RECORDED: &str = "BatchItemsRecorded";
@@ -39,7 +42,8 @@ const COLUMNS: &str = "id, organisation, submitted_by, format, status, content_l
     received_at, updated_at, completed_at, items, accepted, rejected, replayed, interruption, \
     version";
 
-const UPSERT: &str = "INSERT INTO batches (id, organisation, submitted_by, format, status, \
+/// The upsert of a whole row into `{table}`.
+const UPSERT: &str = "INSERT INTO {table} (id, organisation, submitted_by, format, status, \
     content_length, received_at, updated_at, completed_at, items, accepted, rejected, replayed, \
     interruption, version) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
@@ -143,20 +147,28 @@ impl Projection for BatchesProjection {
         Filter::categories([CATEGORY])
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &[TABLE]
+    }
+
+    fn schema(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => include_str!("../schema/sqlite/batches.sql"),
+            Backend::Postgres => include_str!("../schema/postgres/batches.sql"),
+        }
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut AnyConnection,
-        event: &'a RecordedEvent,
-    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
-        apply(tx, event).boxed()
-    }
-
-    fn reset<'a>(
-        &'a self,
-        tx: &'a mut AnyConnection,
+        tables: &'a Tables,
+        events: &'a [RecordedEvent],
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         async move {
-            sqlx::query("DELETE FROM batches").execute(&mut *tx).await?;
+            let table = tables.name(TABLE);
+            for event in events {
+                apply(tx, &table, event).await?;
+            }
             Ok(())
         }
         .boxed()
@@ -164,7 +176,11 @@ impl Projection for BatchesProjection {
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(stream = %event.stream_id, position = event.position))]
-async fn apply(tx: &mut AnyConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+async fn apply(
+    tx: &mut AnyConnection,
+    table: &str,
+    event: &RecordedEvent,
+) -> Result<(), ProjectionError> {
     let fail = |message: String| ProjectionError::handler(event, message);
     let id = event
         .stream_id
@@ -173,7 +189,7 @@ async fn apply(tx: &mut AnyConnection, event: &RecordedEvent) -> Result<(), Proj
         .and_then(|rest| Uuid::parse_str(rest).ok())
         .ok_or_else(|| fail(format!("{} is not batch-<uuid>", event.stream_id)))?;
     let decoded = decode(event).map_err(fail)?;
-    let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1");
+    let sql = format!("SELECT {COLUMNS} FROM {table} WHERE id = $1");
     let stored = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_string())
         .fetch_optional(&mut *tx)
@@ -184,7 +200,7 @@ async fn apply(tx: &mut AnyConnection, event: &RecordedEvent) -> Result<(), Proj
         .transpose()
         .map_err(|e| fail(format!("stored row: {e}")))?;
     let row = evolve(current, id, event.stream_version, &decoded).map_err(fail)?;
-    upsert(tx, &row).await?;
+    upsert(tx, table, &row).await?;
     Ok(())
 }
 
@@ -249,8 +265,8 @@ fn evolve(
     BatchRow::from_batch(before.evolve(event), version)
 }
 
-async fn upsert(tx: &mut AnyConnection, row: &BatchRow) -> Result<(), sqlx::Error> {
-    sqlx::query(UPSERT)
+async fn upsert(tx: &mut AnyConnection, table: &str, row: &BatchRow) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(UPSERT.replace("{table}", table)))
         .bind(row.id.to_string())
         .bind(row.organisation.clone())
         .bind(row.submitted_by.clone())

@@ -72,10 +72,16 @@ impl Leader {
     }
 }
 
-/// The advisory lock key of a projection: the first 8 bytes of a SHA-256 of its name, in a
-/// namespace of its own (other applications on the database use other keys).
+/// The advisory lock key of a projection's leadership.
 fn lock_key(name: &str) -> i64 {
-    let digest = Sha256::digest(format!("aduana.projection.leader:{name}"));
+    advisory_key("leader", name)
+}
+
+/// A PostgreSQL advisory lock key: the first 8 bytes of a SHA-256 of `aduana.projection.`,
+/// the lock's purpose and the projection's name, so each purpose has a namespace of its own
+/// (and other applications on the database use other keys).
+pub(crate) fn advisory_key(purpose: &str, name: &str) -> i64 {
+    let digest = Sha256::digest(format!("aduana.projection.{purpose}:{name}"));
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)

@@ -3,11 +3,13 @@
 //!
 //! Invariant: a read model is derived only from events (it can always be rebuilt from position
 //! 0), and a projection's writes commit in the same transaction as its checkpoint, so every
-//! event takes effect exactly once, whatever crashes.
+//! event takes effect exactly once, whatever crashes. Queries read views; a rebuild fills new
+//! tables behind them and switches in one transaction.
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | `runner` | [`Runner`]: catch-up, live following, checkpoints, retries, rebuilds |
+//! | [`generations`] | blue/green tables per generation, the views queries read, rebuild requests |
 //! | `leader` | which process runs a projection (a PostgreSQL advisory lock per projection) |
 //! | `read_models` | [`ReadModels`]: the pool on the event store's database, read-model migrations |
 //! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
@@ -15,6 +17,7 @@
 
 pub mod batches;
 pub mod declarations;
+pub mod generations;
 mod leader;
 mod read_models;
 mod runner;
@@ -22,5 +25,6 @@ mod stored;
 
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
-pub use read_models::{Backend, Checkpoint, ReadModels};
-pub use runner::{Projection, ProjectionError, Runner, State, Status};
+pub use generations::{Generation, GenerationState, RequestError, Tables, request_rebuild};
+pub use read_models::{Backend, ReadModels};
+pub use runner::{Projection, ProjectionError, Rebuild, Runner, State, Status};

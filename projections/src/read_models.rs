@@ -6,6 +6,7 @@ use std::str::FromStr;
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 
+use crate::generations::{self, Generation};
 use crate::runner::ProjectionError;
 
 /// Which database the read models live in, for the rare statement that differs.
@@ -13,15 +14,6 @@ use crate::runner::ProjectionError;
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// A projection's committed progress.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checkpoint {
-    pub name: String,
-    pub version: u32,
-    /// The last log position the projection applied.
-    pub position: u64,
 }
 
 /// A pool on the read-model database, migrated.
@@ -74,6 +66,16 @@ impl ReadModels {
         &self.pool
     }
 
+    /// A transaction that writes: on SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so it never fails half-way for a writer that committed after its first
+    /// read (SQLite cannot upgrade a stale read transaction).
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
@@ -82,22 +84,11 @@ impl ReadModels {
         self.backend
     }
 
-    /// Every projection's stored checkpoint (name, version, position), by name: what the
-    /// projections of every process have committed.
-    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, ProjectionError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT name, version, position FROM projection_checkpoints ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, version, position)| Checkpoint {
-                name,
-                version: u32::try_from(version).unwrap_or(0),
-                position: u64::try_from(position).unwrap_or(0),
-            })
-            .collect())
+    /// Every projection's generations that are not retired (serving, and a rebuild requested
+    /// or under way), by name then generation: what the processes on this database have
+    /// committed.
+    pub async fn generations(&self) -> Result<Vec<Generation>, ProjectionError> {
+        generations::current(self).await
     }
 
     pub async fn close(&self) {

@@ -44,6 +44,9 @@ pub enum ProjectionState {
     CatchingUp,
     /// Following new events as they commit.
     Live,
+    /// Building a newer version into a new generation while the serving one, of an older
+    /// version, answers queries as it stands.
+    Rebuilding,
     /// Stopped on an event it could not apply; retrying from its checkpoint with back-off.
     Failed,
 }
@@ -52,9 +55,12 @@ pub enum ProjectionState {
 #[derive(Debug, SimpleObject)]
 pub struct ProjectionStatus {
     pub name: String,
-    /// The read model's version; a new version rebuilds it from position 0.
+    /// This process's version of the read model; a new version rebuilds it from position 0
+    /// into a new generation.
     pub version: i32,
-    /// The last position applied (its checkpoint).
+    /// The generation queries read (its tables are `<table>_g<generation>`).
+    pub generation: i64,
+    /// The last position applied to the serving generation (its checkpoint).
     pub position: Position,
     /// Positions still to apply: the log's head minus `position`.
     pub lag: Position,
@@ -63,6 +69,19 @@ pub struct ProjectionStatus {
     pub error: Option<String>,
     /// The position of the event it stopped on, while `FAILED`.
     pub failed_at: Option<Position>,
+    /// A rebuild this process is running, while there is one.
+    pub rebuild: Option<ProjectionRebuild>,
+}
+
+/// A new generation being built from position 0 while the serving one answers queries.
+#[derive(Debug, SimpleObject)]
+pub struct ProjectionRebuild {
+    pub generation: i64,
+    pub version: i32,
+    /// The last position applied to the new generation.
+    pub position: Position,
+    /// Positions it still has to apply before it can take over.
+    pub lag: Position,
 }
 
 /// The projection fields of the root query.
@@ -90,20 +109,30 @@ fn view(status: Status, head: u64) -> ProjectionStatus {
         State::Starting => (ProjectionState::Starting, None, None),
         State::CatchingUp => (ProjectionState::CatchingUp, None, None),
         State::Live => (ProjectionState::Live, None, None),
+        State::Rebuilding => (ProjectionState::Rebuilding, None, None),
         State::Failed { position, error } => (
             ProjectionState::Failed,
             Some(error),
             Some(Position(position)),
         ),
     };
+    let version = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    let generation = |g: u64| i64::try_from(g).unwrap_or(i64::MAX);
     ProjectionStatus {
         name: status.name.to_owned(),
-        version: i32::try_from(status.version).unwrap_or(i32::MAX),
+        version: version(status.version),
+        generation: generation(status.generation),
         position: Position(status.position),
         lag: Position(head.saturating_sub(status.position)),
         state,
         error,
         failed_at,
+        rebuild: status.rebuild.map(|rebuild| ProjectionRebuild {
+            generation: generation(rebuild.generation),
+            version: version(rebuild.version),
+            position: Position(rebuild.position),
+            lag: Position(head.saturating_sub(rebuild.position)),
+        }),
     }
 }
 
@@ -116,7 +145,9 @@ mod tests {
         let status = Status {
             name: "declarations",
             version: 2,
+            generation: 3,
             position: 40,
+            rebuild: None,
             state: State::Failed {
                 position: 41,
                 error: "bad payload".to_owned(),

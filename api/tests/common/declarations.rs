@@ -155,6 +155,8 @@ impl TestApp {
             models,
             std::sync::Arc::new(projections::declarations::DeclarationsProjection),
         );
+        // As `aduana serve` does before it answers: the first generation and its views.
+        runner.prepare().await.unwrap();
         let app = Self {
             store,
             state,

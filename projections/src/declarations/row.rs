@@ -208,6 +208,53 @@ pub(crate) fn evolve<'a>(
     Ok((row, items))
 }
 
+/// Applies an event's change to a declaration's item lines (as held in memory while a batch
+/// folds); an error when an assessment names a line the declaration does not have.
+pub(crate) fn change_items(
+    items: &mut Vec<ItemRow>,
+    change: &ItemsChange<'_>,
+) -> Result<(), String> {
+    match change {
+        ItemsChange::Keep => {}
+        ItemsChange::Clear => items.clear(),
+        ItemsChange::Replace(lines) => {
+            *items = lines
+                .iter()
+                .enumerate()
+                .map(|(i, item)| ItemRow {
+                    line: count(i + 1),
+                    hs_code: item.hs_code.to_string(),
+                    origin: item.origin_country.to_string(),
+                    customs_value: None,
+                    duty: None,
+                    vat: None,
+                })
+                .collect();
+        }
+        ItemsChange::Assess(assessment) => {
+            for assessed in &assessment.items {
+                let hs_code = assessed.hs_code.to_string();
+                let line = items
+                    .iter_mut()
+                    .find(|line| {
+                        usize::try_from(line.line) == Ok(assessed.item) && line.hs_code == hs_code
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "the assessment names item {} ({hs_code}), which the declaration \
+                             does not have",
+                            assessed.item
+                        )
+                    })?;
+                line.customs_value = Some(assessed.customs_value);
+                line.duty = Some(assessed.duty);
+                line.vat = Some(assessed.vat);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A row for a lodged version of the declaration (filed or amended), not yet assessed.
 fn lodged(
     id: Uuid,

@@ -1,18 +1,20 @@
 //! Reading and writing the `declarations` and `declaration_items` tables: portable SQL with
 //! `$n` parameters, every value bound as text or a 64-bit integer.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
 use domain::Decimal;
-use domain::declaration::{Item, Status};
-use domain::duty::Assessment;
+use domain::declaration::Status;
 use domain::risk::Lane;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::row::{DeclarationRow, ItemRow, ItemsChange};
+use super::row::{DeclarationRow, ItemRow};
+use super::{DECLARATIONS, ITEMS};
+use crate::generations::Tables;
 pub(crate) use crate::stored::{format_time, parse_time};
 use crate::stored::{parse_name, to_i64};
 
@@ -22,12 +24,12 @@ pub(crate) const COLUMNS: &str = "id, declarant, lrn, declaration_type, importer
     invoice_currency, invoice_amount, tax_currency, customs_value, duty, vat, amount_paid, \
     additional_tax, drawback, data_version, version, filed_at, updated_at, last_event_position";
 
-const UPSERT: &str = "INSERT INTO declarations (id, declarant, lrn, declaration_type, importer, \
+/// The upsert of whole rows (`{values}`) into `{table}`.
+const UPSERT: &str = "INSERT INTO {table} (id, declarant, lrn, declaration_type, importer, \
     exporter, office, transport_mode, filing_date, status, lane, error_count, item_count, \
     invoice_currency, invoice_amount, tax_currency, customs_value, duty, vat, amount_paid, \
     additional_tax, drawback, data_version, version, filed_at, updated_at, last_event_position) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-    $19, $20, $21, $22, $23, $24, $25, $26, $27) \
+    VALUES {values} \
     ON CONFLICT (id) DO UPDATE SET declarant = excluded.declarant, lrn = excluded.lrn, \
     declaration_type = excluded.declaration_type, importer = excluded.importer, \
     exporter = excluded.exporter, office = excluded.office, \
@@ -54,9 +56,6 @@ impl From<sqlx::Error> for WriteError {
         Self::Database(error)
     }
 }
-
-/// Item lines per INSERT statement (7 parameters each, far below either backend's limit).
-const ITEMS_PER_INSERT: usize = 100;
 
 /// A date as stored: `YYYY-MM-DD`.
 pub(crate) fn format_date(date: NaiveDate) -> String {
@@ -153,155 +152,176 @@ pub(crate) fn decode_item(row: &AnyRow) -> Result<ItemRow, String> {
     })
 }
 
-/// The stored row of a declaration, if any.
-pub(crate) async fn load(
-    tx: &mut AnyConnection,
-    id: Uuid,
-) -> Result<Option<DeclarationRow>, WriteError> {
-    let sql = format!("SELECT {COLUMNS} FROM declarations WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    row.as_ref()
-        .map(decode_row)
-        .transpose()
-        .map_err(|e| WriteError::Invalid(format!("stored row: {e}")))
-}
+/// Declarations per statement when loading or writing many (27 parameters a row: far below
+/// SQLite's 32,766 and PostgreSQL's 65,535).
+const ROWS_PER_STATEMENT: usize = 500;
+/// Item lines per INSERT (7 parameters each).
+const ITEMS_PER_STATEMENT: usize = 1000;
 
-/// Writes the whole row.
-pub(crate) async fn upsert(
-    tx: &mut AnyConnection,
-    row: &DeclarationRow,
-) -> Result<(), sqlx::Error> {
-    let text = |d: Option<Decimal>| d.map(|d| d.to_string());
-    sqlx::query(UPSERT)
-        .bind(row.id.to_string())
-        .bind(row.declarant.clone())
-        .bind(row.lrn.clone())
-        .bind(row.declaration_type.clone())
-        .bind(row.importer.clone())
-        .bind(row.exporter.clone())
-        .bind(row.office.clone())
-        .bind(row.transport_mode.clone())
-        .bind(row.filing_date.map(format_date))
-        .bind(status_text(row.status))
-        .bind(row.lane.map(lane_text))
-        .bind(i64::from(row.error_count))
-        .bind(i64::from(row.item_count))
-        .bind(row.invoice_currency.clone())
-        .bind(text(row.invoice_amount))
-        .bind(row.tax_currency.clone())
-        .bind(text(row.customs_value))
-        .bind(text(row.duty))
-        .bind(text(row.vat))
-        .bind(row.amount_paid.to_string())
-        .bind(row.additional_tax.to_string())
-        .bind(row.drawback.to_string())
-        .bind(i64::from(row.data_version))
-        .bind(to_i64(row.version))
-        .bind(format_time(row.filed_at))
-        .bind(format_time(row.updated_at))
-        .bind(to_i64(row.last_event_position))
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-/// Applies an event's change to the item lines; invalid when the assessment names a line the
-/// declaration does not have.
-pub(crate) async fn write_items(
-    tx: &mut AnyConnection,
-    id: Uuid,
-    change: &ItemsChange<'_>,
-) -> Result<(), WriteError> {
-    let id_text = id.to_string();
-    match change {
-        ItemsChange::Keep => {}
-        ItemsChange::Clear => delete_items(tx, &id_text).await?,
-        ItemsChange::Replace(items) => {
-            delete_items(tx, &id_text).await?;
-            insert_items(tx, &id_text, items).await?;
+/// `($1, $2, ...), (...)`: `rows` groups of `columns` numbered parameters.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
         }
-        ItemsChange::Assess(assessment) => return assess_items(tx, &id_text, assessment).await,
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(row * columns + column + 1).to_string());
+        }
+        text.push(')');
     }
-    Ok(())
+    text
 }
 
-async fn delete_items(tx: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM declaration_items WHERE declaration_id = $1")
-        .bind(id.to_owned())
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+/// `$1, $2, ..., $n`.
+fn parameters(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-async fn insert_items(tx: &mut AnyConnection, id: &str, items: &[Item]) -> Result<(), sqlx::Error> {
-    for (chunk_index, chunk) in items.chunks(ITEMS_PER_INSERT).enumerate() {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${}, ${}, ${}, ${})",
-                    4 * i + 1,
-                    4 * i + 2,
-                    4 * i + 3,
-                    4 * i + 4
-                )
-            })
-            .collect();
+/// The stored rows and item lines of the declarations `ids`, by id; absent ids have none.
+pub(crate) async fn load_many(
+    tx: &mut AnyConnection,
+    tables: &Tables,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, (DeclarationRow, Vec<ItemRow>)>, WriteError> {
+    let invalid = |e: String| WriteError::Invalid(format!("stored row: {e}"));
+    let mut loaded = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO declaration_items (declaration_id, line, hs_code, origin) VALUES {}",
-            values.join(", ")
+            "SELECT {COLUMNS} FROM {} WHERE id IN ({})",
+            tables.name(DECLARATIONS),
+            parameters(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (i, item) in chunk.iter().enumerate() {
-            let line = chunk_index * ITEMS_PER_INSERT + i + 1;
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            let row = decode_row(&row).map_err(invalid)?;
+            loaded.insert(row.id, (row, Vec::new()));
+        }
+    }
+    let stored: Vec<Uuid> = loaded.keys().copied().collect();
+    for chunk in stored.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT declaration_id, line, hs_code, origin, customs_value, duty, vat FROM {} \
+             WHERE declaration_id IN ({}) ORDER BY declaration_id, line",
+            tables.name(ITEMS),
+            parameters(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            let id: String = row.try_get("declaration_id")?;
+            let id = Uuid::parse_str(&id).map_err(|e| invalid(format!("item of {id:?}: {e}")))?;
+            let item = decode_item(&row).map_err(invalid)?;
+            if let Some((_, items)) = loaded.get_mut(&id) {
+                items.push(item);
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// Writes whole rows, many per statement (each id at most once).
+pub(crate) async fn upsert_many(
+    tx: &mut AnyConnection,
+    tables: &Tables,
+    rows: &[&DeclarationRow],
+) -> Result<(), sqlx::Error> {
+    let text = |d: Option<Decimal>| d.map(|d| d.to_string());
+    let table = tables.name(DECLARATIONS);
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = UPSERT
+            .replace("{table}", &table)
+            .replace("{values}", &placeholders(chunk.len(), 27));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
             query = query
-                .bind(id.to_owned())
-                .bind(i64::try_from(line).unwrap_or(i64::MAX))
-                .bind(item.hs_code.to_string())
-                .bind(item.origin_country.to_string());
+                .bind(row.id.to_string())
+                .bind(row.declarant.clone())
+                .bind(row.lrn.clone())
+                .bind(row.declaration_type.clone())
+                .bind(row.importer.clone())
+                .bind(row.exporter.clone())
+                .bind(row.office.clone())
+                .bind(row.transport_mode.clone())
+                .bind(row.filing_date.map(format_date))
+                .bind(status_text(row.status))
+                .bind(row.lane.map(lane_text))
+                .bind(i64::from(row.error_count))
+                .bind(i64::from(row.item_count))
+                .bind(row.invoice_currency.clone())
+                .bind(text(row.invoice_amount))
+                .bind(row.tax_currency.clone())
+                .bind(text(row.customs_value))
+                .bind(text(row.duty))
+                .bind(text(row.vat))
+                .bind(row.amount_paid.to_string())
+                .bind(row.additional_tax.to_string())
+                .bind(row.drawback.to_string())
+                .bind(i64::from(row.data_version))
+                .bind(to_i64(row.version))
+                .bind(format_time(row.filed_at))
+                .bind(format_time(row.updated_at))
+                .bind(to_i64(row.last_event_position));
         }
         query.execute(&mut *tx).await?;
     }
     Ok(())
 }
 
-async fn assess_items(
+/// Replaces the item lines of each declaration listed with the lines given.
+pub(crate) async fn replace_items(
     tx: &mut AnyConnection,
-    id: &str,
-    assessment: &Assessment,
-) -> Result<(), WriteError> {
-    for item in &assessment.items {
-        let updated = sqlx::query(
-            "UPDATE declaration_items SET customs_value = $1, duty = $2, vat = $3 \
-             WHERE declaration_id = $4 AND line = $5 AND hs_code = $6",
-        )
-        .bind(item.customs_value.to_string())
-        .bind(item.duty.to_string())
-        .bind(item.vat.to_string())
-        .bind(id.to_owned())
-        .bind(i64::try_from(item.item).unwrap_or(i64::MAX))
-        .bind(item.hs_code.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Err(WriteError::Invalid(format!(
-                "the assessment names item {} ({}), which the declaration does not have",
-                item.item, item.hs_code
-            )));
+    tables: &Tables,
+    declarations: &[(Uuid, &[ItemRow])],
+) -> Result<(), sqlx::Error> {
+    let table = tables.name(ITEMS);
+    for chunk in declarations.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "DELETE FROM {table} WHERE declaration_id IN ({})",
+            parameters(chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, _) in chunk {
+            query = query.bind(id.to_string());
         }
+        query.execute(&mut *tx).await?;
     }
-    Ok(())
-}
-
-/// Empties both tables (items first: they refer to declarations).
-pub(crate) async fn delete_all(tx: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM declaration_items")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM declarations")
-        .execute(&mut *tx)
-        .await?;
+    let lines: Vec<(Uuid, &ItemRow)> = declarations
+        .iter()
+        .flat_map(|(id, items)| items.iter().map(move |item| (*id, item)))
+        .collect();
+    let text = |d: Option<Decimal>| d.map(|d| d.to_string());
+    for chunk in lines.chunks(ITEMS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO {table} (declaration_id, line, hs_code, origin, customs_value, duty, \
+             vat) VALUES {}",
+            placeholders(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, item) in chunk {
+            query = query
+                .bind(id.to_string())
+                .bind(i64::from(item.line))
+                .bind(item.hs_code.clone())
+                .bind(item.origin.clone())
+                .bind(text(item.customs_value))
+                .bind(text(item.duty))
+                .bind(text(item.vat));
+        }
+        query.execute(&mut *tx).await?;
+    }
     Ok(())
 }

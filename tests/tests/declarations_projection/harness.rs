@@ -41,6 +41,8 @@ impl Harness {
             models.clone(),
             Arc::new(DeclarationsProjection),
         ));
+        // As `aduana serve` does before it answers: the first generation and its views.
+        runner.prepare().await.unwrap();
         let query = DeclarationsQuery::new(models.clone());
         Self {
             db,

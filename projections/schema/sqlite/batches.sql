@@ -1,0 +1,28 @@
+-- One generation of the read model (see projections/src/generations.rs): `{g}` stands for
+-- the generation's suffix (`_g3`); queries read the serving generation through views named
+-- without it (`declarations`).
+-- The `batches` read model: one row per batch stream, for the `batches` list. Status, totals
+-- and times only; the per-item results stay in the batch's stream. Instants are RFC 3339 UTC
+-- with six fractional digits ('2026-03-05T09:00:00.000000Z') so that text order is time order.
+CREATE TABLE batches{g} (
+    id             TEXT    PRIMARY KEY,  -- the stream's UUID, lowercase, hyphenated
+    organisation   TEXT,                 -- the organisation it files for; NULL for an admin's load
+    submitted_by   TEXT    NOT NULL,     -- the actor that sent it, e.g. 'declarant/alice@ACME'
+    format         TEXT    NOT NULL,     -- 'ndjson' | 'kcs-csv'
+    status         TEXT    NOT NULL,     -- 'received' | 'processing' | 'completed' | 'interrupted'
+    content_length INTEGER,              -- the announced body size, when given
+    received_at    TEXT    NOT NULL,
+    updated_at     TEXT    NOT NULL,
+    completed_at   TEXT,
+    items          INTEGER NOT NULL,     -- items with a result (accepted + rejected)
+    accepted       INTEGER NOT NULL,
+    rejected       INTEGER NOT NULL,
+    replayed       INTEGER NOT NULL,     -- answered from an earlier transmission
+    interruption   TEXT,                 -- why the latest upload stopped, while interrupted
+    version        INTEGER NOT NULL      -- the stream's version
+);
+
+-- The list order (received_at DESC, id DESC), alone and behind each equality filter.
+CREATE INDEX batches_by_received_at{g} ON batches{g} (received_at DESC, id DESC);
+CREATE INDEX batches_by_organisation{g} ON batches{g} (organisation, received_at DESC, id DESC);
+CREATE INDEX batches_by_status{g} ON batches{g} (status, received_at DESC, id DESC);
