@@ -10,7 +10,8 @@
 //! Both headers at once are refused with 400 `BAD_REQUEST`: a request is one principal.
 //!
 //! The [`Principal`] goes into the GraphQL request data; fields declare who may resolve them
-//! with [`RequireRole`].
+//! with [`RequireRole`]. An integrator's principal also holds the stream categories granted to
+//! it ([`grant`]), which decide what it reads of the event log ([`crate::log_access`]).
 
 use std::fmt;
 
@@ -26,10 +27,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 pub mod api_key;
+pub mod grant;
 pub mod key;
 pub mod token;
 
 pub use api_key::ApiKeys;
+pub use grant::{Category, GrantError};
 
 pub use key::SigningKey;
 pub use token::{TokenError, TokenKeys};
@@ -79,7 +82,7 @@ impl fmt::Display for Role {
 
 /// An authenticated caller. Built only through [`Principal::new`], so a declarant always has an
 /// organisation, a subject is never empty, and the principal always has an [`Actor`] to record
-/// on the events it causes.
+/// on the events it causes; only an integrator holds grants ([`Principal::with_grants`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     subject: String,
@@ -87,6 +90,8 @@ pub struct Principal {
     organisation: Option<String>,
     expires_at: DateTime<Utc>,
     actor: Actor,
+    /// The stream categories an integrator may read, sorted, each once.
+    grants: Vec<Category>,
 }
 
 /// Why a principal cannot be built.
@@ -100,6 +105,11 @@ pub enum PrincipalError {
     DeclarantWithoutOrganisation,
     #[error("role, subject and organisation together must fit in 200 characters")]
     ActorTooLong,
+    #[error(
+        "only integrators are granted categories: officers, auditors and admins read every \
+         category, declarants their own organisation's streams (this principal is {0})"
+    )]
+    GrantsNotForRole(Role),
 }
 
 impl Principal {
@@ -130,7 +140,18 @@ impl Principal {
             organisation,
             expires_at,
             actor,
+            grants: Vec::new(),
         })
+    }
+
+    /// The principal with the stream categories `grants` (an integrator only; no grants at all
+    /// is allowed for every role, and is how every principal starts).
+    pub fn with_grants(mut self, grants: Vec<Category>) -> Result<Self, PrincipalError> {
+        if !grants.is_empty() && self.role != Role::Integrator {
+            return Err(PrincipalError::GrantsNotForRole(self.role));
+        }
+        self.grants = grant::normalise(grants);
+        Ok(self)
     }
 
     pub fn subject(&self) -> &str {
@@ -147,6 +168,12 @@ impl Principal {
 
     pub fn expires_at(&self) -> DateTime<Utc> {
         self.expires_at
+    }
+
+    /// The stream categories granted to this integrator (none for other roles, which read the
+    /// log by their role: see [`crate::log_access`]).
+    pub fn grants(&self) -> &[Category] {
+        &self.grants
     }
 
     /// How events record this principal as their actor: `<role>/<subject>`, followed by
@@ -372,6 +399,29 @@ mod tests {
             Principal::new("a", Role::Officer, Some(String::new()), later()),
             Err(PrincipalError::InvalidOrganisation)
         );
+    }
+
+    #[test]
+    fn only_integrators_hold_grants() {
+        let bot = Principal::new("bot", Role::Integrator, None, later())
+            .unwrap()
+            .with_grants(vec![
+                Category::Batch,
+                Category::Declaration,
+                Category::Batch,
+            ])
+            .unwrap();
+        assert_eq!(bot.grants(), [Category::Declaration, Category::Batch]);
+        for role in [Role::Declarant, Role::Officer, Role::Auditor, Role::Admin] {
+            let org = (role == Role::Declarant).then(|| "ACME".to_owned());
+            let principal = Principal::new("x", role, org, later()).unwrap();
+            assert!(principal.grants().is_empty());
+            assert_eq!(
+                principal.clone().with_grants(vec![Category::Declaration]),
+                Err(PrincipalError::GrantsNotForRole(role))
+            );
+            assert_eq!(principal.clone().with_grants(Vec::new()), Ok(principal));
+        }
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::auth::api_key::{self, ApiKeyError};
 use crate::auth::key::{self, SigningKey};
-use crate::auth::{Principal, Role, TokenKeys};
+use crate::auth::{Category, Principal, Role, TokenKeys};
 use crate::bench::{self, AppendParams};
 use crate::config::{GraphqlSettings, StoreArgs};
 use crate::graphql::ReadModelQueries;
@@ -208,6 +208,10 @@ pub struct TokenIssueArgs {
     /// The organisation the subject acts for (required for declarants).
     #[arg(long)]
     pub org: Option<String>,
+    /// A stream category the integrator may read (repeat the flag for each): declaration,
+    /// batch, tariff, rate, units or riskrules. Integrators only; without any, it reads none.
+    #[arg(long = "grant", value_name = "CATEGORY")]
+    pub grants: Vec<Category>,
     /// How long the token is valid: a number and s, m, h or d (at most 366d).
     #[arg(long, default_value = "8h", value_parser = parse_ttl)]
     pub ttl: chrono::Duration,
@@ -236,6 +240,10 @@ pub struct ApiKeyIssueArgs {
     /// The organisation the subject acts for (required for declarants).
     #[arg(long)]
     pub org: Option<String>,
+    /// A stream category the integrator may read (repeat the flag for each): declaration,
+    /// batch, tariff, rate, units or riskrules. Integrators only; without any, it reads none.
+    #[arg(long = "grant", value_name = "CATEGORY")]
+    pub grants: Vec<Category>,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -545,37 +553,61 @@ fn issue_token(args: &TokenIssueArgs) -> anyhow::Result<()> {
         args.role,
         args.org.clone(),
         expires_at,
-    )?;
+    )?
+    .with_grants(args.grants.clone())?;
     let keys = TokenKeys::new(&signing_key(&args.store)?);
     let token = keys.issue(&principal, now, uuid::Uuid::new_v4())?;
     eprintln!(
-        "token for {} (role {}), valid until {}:",
+        "token for {} (role {}{}), valid until {}:",
         principal.actor(),
         principal.role(),
+        grants_note(&principal),
         expires_at.to_rfc3339()
     );
     print(&token)
 }
 
+/// What an integrator may read, for the note printed beside a token or key.
+fn grants_note(principal: &Principal) -> String {
+    if principal.role() != Role::Integrator {
+        return String::new();
+    }
+    if principal.grants().is_empty() {
+        return "; no --grant: it reads no event stream".to_owned();
+    }
+    let names: Vec<&str> = principal.grants().iter().map(|c| c.as_str()).collect();
+    format!("; reads {}", names.join(", "))
+}
+
 async fn run_api_key(command: ApiKeyCommand) -> anyhow::Result<u8> {
     match command {
         ApiKeyCommand::Issue(args) => {
+            // Refused before the store is opened: a wrong flag writes nothing.
+            Principal::new(
+                args.subject.clone(),
+                args.role,
+                args.org.clone(),
+                api_key::never_expires(),
+            )?
+            .with_grants(args.grants.clone())?;
             let store = args.store.open().await?;
             let issued = api_key::issue(
                 &store,
                 &args.subject,
                 args.role,
                 args.org.clone(),
+                args.grants.clone(),
                 chrono::Utc::now(),
             )
             .await;
             store.close().await;
             let issued = issued.context("cannot issue the API key")?;
             eprintln!(
-                "API key {} for {} (role {}); it is shown once, keep it secret:",
+                "API key {} for {} (role {}{}); it is shown once, keep it secret:",
                 issued.key_id,
                 issued.principal.actor(),
-                issued.principal.role()
+                issued.principal.role(),
+                grants_note(&issued.principal)
             );
             print(&issued.key)?;
             Ok(0)
@@ -946,6 +978,45 @@ mod tests {
         assert_eq!(args.org.as_deref(), Some("ACME"));
         assert_eq!(args.ttl, chrono::Duration::hours(1));
         assert_eq!(args.store.data_dir, std::path::PathBuf::from("/tmp/k"));
+    }
+
+    #[test]
+    fn token_and_apikey_issue_take_repeated_grants_and_check_their_names() {
+        for command in ["token", "apikey"] {
+            let cli = Cli::try_parse_from([
+                "aduana",
+                command,
+                "issue",
+                "--subject",
+                "bank",
+                "--role",
+                "integrator",
+                "--grant",
+                "declaration",
+                "--grant",
+                "batch",
+            ])
+            .unwrap();
+            let grants = match cli.command {
+                Command::Token(TokenCommand::Issue(args)) => args.grants,
+                Command::Apikey(ApiKeyCommand::Issue(args)) => args.grants,
+                other => panic!("parsed as {other:?}"),
+            };
+            assert_eq!(grants, [Category::Declaration, Category::Batch]);
+            let refused = Cli::try_parse_from([
+                "aduana",
+                command,
+                "issue",
+                "--subject",
+                "bank",
+                "--role",
+                "integrator",
+                "--grant",
+                "apikey",
+            ])
+            .unwrap_err();
+            assert!(refused.to_string().contains("never granted"), "{refused}");
+        }
     }
 
     #[test]

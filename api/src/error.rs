@@ -57,6 +57,8 @@ pub enum ApiError {
     Unauthenticated,
     /// The principal's role may not use the field.
     Forbidden { role: crate::auth::Role },
+    /// The principal may not read that part of the event log (a category not granted).
+    LogAccess(crate::log_access::LogAccessError),
     /// A declaration command or query refused: forbidden, not found, a business rule, or a
     /// concurrent change. (Its store and corruption failures become [`ApiError::Store`] and
     /// [`ApiError::Internal`].)
@@ -141,7 +143,7 @@ impl ApiError {
             Self::InvalidArgument { .. } => ErrorKind::BadInput,
             Self::Store { source, .. } => ErrorKind::of_store_error(source),
             Self::Unauthenticated => ErrorKind::Unauthenticated,
-            Self::Forbidden { .. } => ErrorKind::Forbidden,
+            Self::Forbidden { .. } | Self::LogAccess(_) => ErrorKind::Forbidden,
             Self::Command(error) => match error {
                 CommandError::Forbidden(_) => ErrorKind::Forbidden,
                 CommandError::NotFound(_) => ErrorKind::NotFound,
@@ -164,7 +166,7 @@ impl ApiError {
                 _ => source.code(),
             },
             Self::Unauthenticated => UNAUTHENTICATED,
-            Self::Forbidden { .. } => FORBIDDEN,
+            Self::Forbidden { .. } | Self::LogAccess(_) => FORBIDDEN,
             Self::Command(error) => match self.kind() {
                 ErrorKind::Internal => INTERNAL,
                 _ => error.code(),
@@ -180,6 +182,7 @@ impl ApiError {
             Self::Store { field, .. } => *field,
             Self::Unauthenticated
             | Self::Forbidden { .. }
+            | Self::LogAccess(_)
             | Self::Command(_)
             | Self::ReferenceData(_)
             | Self::Internal(_) => None,
@@ -207,6 +210,7 @@ impl ApiError {
                 None,
             ),
             Self::Forbidden { role } => (format!("the {role} role may not use this field"), None),
+            Self::LogAccess(error) => (error.to_string(), None),
             Self::ReferenceData(rows) => (
                 format!(
                     "{} error(s) in the reference files; nothing was imported",
@@ -253,6 +257,10 @@ impl ApiError {
                 ("actualVersion", async_graphql::Value::from(*actual)),
             ],
             Self::ReferenceData(rows) => vec![("rowErrors", json(serde_json::to_value(rows)))],
+            Self::LogAccess(error) => error
+                .category()
+                .map(|category| vec![("category", async_graphql::Value::from(category))])
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -264,6 +272,12 @@ impl From<StoreError> for ApiError {
             source,
             field: None,
         }
+    }
+}
+
+impl From<crate::log_access::LogAccessError> for ApiError {
+    fn from(error: crate::log_access::LogAccessError) -> Self {
+        Self::LogAccess(error)
     }
 }
 

@@ -8,8 +8,11 @@
 //!   sending `Last-Event-ID`) resumes after the last event it received. The stream is pulled as
 //!   the client reads, so a slow reader holds no unbounded buffer.
 //!
-//! Officers, auditors, admins and integrators, by bearer token or API key (as `events` in
-//! GraphQL). Errors have the GraphQL error shape.
+//! By bearer token or API key, each principal reads what [`crate::log_access`] lets it read (as
+//! `events` in GraphQL): officers, auditors and admins every category, integrators the
+//! categories granted to them, declarants their organisation's declarations and batches. A
+//! category asked for and not readable is 403 `FORBIDDEN` with the `category`. Errors have the
+//! GraphQL error shape.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -19,14 +22,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use eventstore::{Filter, RecordedEvent};
-use futures::{StreamExt, TryStreamExt};
+use eventstore::RecordedEvent;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth;
-use crate::error::HttpError;
-use crate::graphql::{LOG_READERS, MAX_LIMIT};
+use crate::error::{FORBIDDEN, HttpError};
+use crate::graphql::MAX_LIMIT;
+use crate::log_access::{LogAccessError, LogReader};
 use crate::metrics::Open;
 use crate::server::AppState;
 
@@ -90,6 +94,8 @@ impl From<RecordedEvent> for FeedEvent {
 enum Refused {
     Http(HttpError),
     Credentials(auth::Refusal),
+    /// A category the principal may not read, or an integrator granted none.
+    Access(LogAccessError),
     /// A bad parameter: its code and name.
     Parameter {
         code: &'static str,
@@ -103,6 +109,16 @@ impl IntoResponse for Refused {
         match self {
             Self::Http(error) => error.into_response(),
             Self::Credentials(refusal) => refusal.into_response(),
+            Self::Access(error) => {
+                let mut extensions = json!({ "code": FORBIDDEN });
+                if let Some(category) = error.category() {
+                    extensions["category"] = json!(category);
+                }
+                let body = json!({
+                    "errors": [{ "message": error.to_string(), "extensions": extensions }]
+                });
+                (StatusCode::FORBIDDEN, Json(body)).into_response()
+            }
             Self::Parameter {
                 code,
                 field,
@@ -122,14 +138,20 @@ fn refuse(status: StatusCode, code: &str, field: Option<&str>, message: &str) ->
     (status, Json(body)).into_response()
 }
 
-/// The caller, if it may read the log.
-fn reader(state: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
-    match auth::authenticate_request(headers, state.tokens(), state.api_keys()) {
-        Ok(Some(principal)) if LOG_READERS.contains(&principal.role()) => Ok(()),
-        Ok(Some(_)) => Err(Refused::Http(HttpError::Forbidden)),
-        Ok(None) => Err(Refused::Http(HttpError::Unauthenticated)),
-        Err(refusal) => Err(Refused::Credentials(refusal)),
-    }
+/// The caller's reader of the categories and types `query` asks for.
+fn reader(state: &AppState, headers: &HeaderMap, query: &FeedQuery) -> Result<LogReader, Refused> {
+    let principal = match auth::authenticate_request(headers, state.tokens(), state.api_keys()) {
+        Ok(Some(principal)) => principal,
+        Ok(None) => return Err(Refused::Http(HttpError::Unauthenticated)),
+        Err(refusal) => return Err(Refused::Credentials(refusal)),
+    };
+    LogReader::new(
+        state.store().clone(),
+        &principal,
+        list(query.categories.as_deref()),
+        list(query.types.as_deref()),
+    )
+    .map_err(Refused::Access)
 }
 
 fn list(value: Option<&str>) -> Vec<String> {
@@ -153,24 +175,19 @@ fn number(value: Option<&str>, field: &'static str, default: u64) -> Result<u64,
     }
 }
 
-fn filter(query: &FeedQuery) -> Filter {
-    Filter::categories(list(query.categories.as_deref()))
-        .with_event_types(list(query.types.as_deref()))
-}
-
 /// `GET /api/v1/events`.
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<FeedQuery>,
 ) -> Response {
-    let parsed = reader(&state, &headers).and_then(|()| {
+    let parsed = reader(&state, &headers, &query).and_then(|reader| {
         let after = number(query.after.as_deref(), "after", 0)?;
         let limit = number(query.limit.as_deref(), "limit", 100)?;
         let wait = number(query.wait.as_deref(), "wait", 0)?;
-        Ok((after, limit, wait))
+        Ok((reader, after, limit, wait))
     });
-    let (after, limit, wait) = match parsed {
+    let (mut reader, after, limit, wait) = match parsed {
         Ok(parsed) => parsed,
         Err(refused) => return refused.into_response(),
     };
@@ -192,26 +209,27 @@ pub async fn page(
         );
     }
     let limit = usize::try_from(limit).unwrap_or(100);
-    let filter = filter(&query);
-    let store = state.store();
-    let mut read = read_page(&state, after, &filter, limit).await;
-    if let Ok((events, _)) = &read
-        && events.is_empty()
+    let mut read = reader.page(after, limit).await;
+    if let Ok(page) = &read
+        && page.events.is_empty()
+        && page.at_head
         && wait > 0
     {
-        // Long poll: wait for the next matching event (or the time), then read the page.
-        let mut next = std::pin::pin!(store.subscribe_all(after, filter.clone()));
+        // Long poll: wait for the next event this caller may see (or the time), then read the
+        // page from where the empty one ended.
+        let from = page.next_after;
+        let mut next = std::pin::pin!(reader.clone().follow(from));
         let shutdown = state.shutdown_token().clone();
         tokio::select! {
             _ = tokio::time::timeout(Duration::from_secs(wait), next.next()) => {}
             () = shutdown.cancelled() => {}
         }
-        read = read_page(&state, after, &filter, limit).await;
+        read = reader.page(from, limit).await;
     }
     match read {
-        Ok((events, next_after)) => Json(json!({
-            "events": events.into_iter().map(FeedEvent::from).collect::<Vec<_>>(),
-            "nextAfter": next_after.to_string(),
+        Ok(page) => Json(json!({
+            "events": page.events.into_iter().map(FeedEvent::from).collect::<Vec<_>>(),
+            "nextAfter": page.next_after.to_string(),
         }))
         .into_response(),
         Err(error) => {
@@ -226,38 +244,16 @@ pub async fn page(
     }
 }
 
-/// One page after `after`, and the position to continue after (how far the read looked).
-async fn read_page(
-    state: &AppState,
-    after: u64,
-    filter: &Filter,
-    limit: usize,
-) -> Result<(Vec<RecordedEvent>, u64), eventstore::StoreError> {
-    let store = state.store();
-    // Every position up to this head is committed; a short page has looked at all of them.
-    let head = store.head_position().await?;
-    let events: Vec<RecordedEvent> = store
-        .read_all(after, filter.clone(), limit)
-        .try_collect()
-        .await?;
-    let last = events.last().map_or(after, |e| e.position);
-    let next_after = if events.len() < limit {
-        last.max(head)
-    } else {
-        last
-    };
-    Ok((events, next_after))
-}
-
 /// `GET /api/v1/events/stream`.
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<FeedQuery>,
 ) -> Response {
-    if let Err(refused) = reader(&state, &headers) {
-        return refused.into_response();
-    }
+    let reader = match reader(&state, &headers, &query) {
+        Ok(reader) => reader,
+        Err(refused) => return refused.into_response(),
+    };
     // A reconnecting EventSource says where it stopped; it wins over the URL's `after`.
     let resume = headers
         .get("last-event-id")
@@ -269,9 +265,8 @@ pub async fn stream(
     };
     let shutdown = state.shutdown_token().clone();
     let counted = state.metrics().open(Open::FeedStream);
-    let events = state
-        .store()
-        .subscribe_all(after, filter(&query))
+    let events = reader
+        .follow(after)
         .take_while(|event| std::future::ready(event.is_ok()))
         .filter_map(|event| std::future::ready(event.ok()))
         .map(move |event| {

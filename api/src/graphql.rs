@@ -37,8 +37,9 @@ pub mod ws;
 
 pub use log::Position;
 
-/// Who may read the raw event log (`stream`, `events`). Not declarants: the log holds every
-/// organisation's events, and it is not filtered by organisation (yet).
+/// Who may read whole streams (`stream`), integrators only those of the categories granted to
+/// them ([`crate::log_access`]). Not declarants: they read their own organisation's streams
+/// through `events`, filtered by owner, or `declarationHistory`.
 pub const LOG_READERS: &[Role] = &[Role::Officer, Role::Auditor, Role::Admin, Role::Integrator];
 
 /// Most events one `stream` or `events` field returns.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod events_feed;
 pub mod graphql;
 pub mod loadgen;
+pub mod log_access;
 pub mod metrics;
 pub mod origin;
 pub mod portal;

@@ -1,5 +1,5 @@
-//! Who may call what: bearer tokens signed by the server, roles on the event-log queries, and
-//! the `aduana token issue` command that mints tokens with the server's key.
+//! Who may call what: bearer tokens signed by the server, roles and grants on the event-log
+//! queries, and the `aduana token issue` command that mints tokens with the server's key.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,12 +8,12 @@ mod common;
 use std::process::Command;
 
 use api::auth::key::{ENV_VAR, FILE_NAME};
-use api::auth::{Principal, Role, SigningKey, TokenKeys};
+use api::auth::{Category, Principal, Role, SigningKey, TokenKeys};
 use axum::http::{StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{Duration, Utc};
-use common::{TestApp, first_code, keys, principal, token_for};
+use common::{TestApp, first_code, integrator_token, keys, principal, token_for};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -24,30 +24,62 @@ const SERVER_INFO: &str = "{ serverInfo { version headPosition } }";
 // --- Roles on the event log ---
 
 #[tokio::test]
-async fn officers_auditors_admins_and_integrators_read_the_raw_log() {
+async fn officers_auditors_admins_and_integrators_granted_the_category_read_the_raw_log() {
     let app = TestApp::with_three_events().await;
-    for role in [Role::Officer, Role::Auditor, Role::Admin, Role::Integrator] {
-        let body = app.graphql_as(role, STREAM).await;
-        assert!(body.get("errors").is_none(), "{role}: {body}");
+    let tokens = [
+        token_for(Role::Officer),
+        token_for(Role::Auditor),
+        token_for(Role::Admin),
+        integrator_token(&[Category::Declaration]),
+    ];
+    for token in tokens {
+        let body = app.graphql_with_token(&token, STREAM).await.body;
+        assert!(body.get("errors").is_none(), "{body}");
         assert_eq!(body["data"]["stream"].as_array().unwrap().len(), 3);
 
-        let body = app.graphql_as(role, EVENTS).await;
-        assert!(body.get("errors").is_none(), "{role}: {body}");
+        let body = app.graphql_with_token(&token, EVENTS).await.body;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(
+            body["data"]["events"]["events"].as_array().unwrap().len(),
+            3
+        );
         assert_eq!(body["data"]["events"]["nextAfter"], "3");
     }
 }
 
 #[tokio::test]
-async fn declarants_may_not_read_the_raw_log() {
+async fn an_integrator_reads_no_stream_of_a_category_not_granted_to_it() {
     let app = TestApp::with_three_events().await;
-    for query in [STREAM, EVENTS] {
-        let body = app.graphql_as(Role::Declarant, query).await;
+    for token in [
+        integrator_token(&[]),
+        integrator_token(&[Category::Batch, Category::Tariff]),
+    ] {
+        let body = app.graphql_with_token(&token, STREAM).await.body;
         assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["category"], "declaration");
         assert_eq!(body["data"], Value::Null, "{body}");
-        let message = body["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("declarant"), "{message}");
-        assert!(!body.to_string().contains("DeclarationFiled"));
     }
+    let body = app
+        .graphql_with_token(&integrator_token(&[]), EVENTS)
+        .await
+        .body;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    assert!(!body.to_string().contains("DeclarationFiled"));
+}
+
+#[tokio::test]
+async fn declarants_read_no_whole_stream_and_no_event_they_do_not_own() {
+    let app = TestApp::with_three_events().await;
+    let body = app.graphql_as(Role::Declarant, STREAM).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(body["data"], Value::Null, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("declarant"), "{message}");
+    // `declaration-1` opens with an event that names no owner: it is nobody's, so hidden.
+    let body = app.graphql_as(Role::Declarant, EVENTS).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["events"]["events"], serde_json::json!([]));
+    assert_eq!(body["data"]["events"]["nextAfter"], "3");
 }
 
 #[tokio::test]
@@ -74,12 +106,12 @@ async fn server_info_is_public_to_everyone() {
 #[tokio::test]
 async fn a_refused_field_leaves_the_public_fields_beside_it_answered() {
     let app = TestApp::with_three_events().await;
-    let query = "{ serverInfo { headPosition } events { events { eventType } nextAfter } }";
+    let query = r#"{ serverInfo { headPosition } stream(id: "declaration-1") { eventType } }"#;
     let body = app.graphql_as(Role::Declarant, query).await;
     assert_eq!(body["data"]["serverInfo"]["headPosition"], "3", "{body}");
-    assert!(body["data"].get("events").is_none(), "{body}");
+    assert!(body["data"].get("stream").is_none(), "{body}");
     assert_eq!(first_code(&body), "FORBIDDEN");
-    assert_eq!(body["errors"][0]["path"], serde_json::json!(["events"]));
+    assert_eq!(body["errors"][0]["path"], serde_json::json!(["stream"]));
     assert!(!body.to_string().contains("DeclarationFiled"));
 }
 
@@ -294,6 +326,8 @@ fn token_issue_signs_with_the_environment_key_when_given() {
             "port-system",
             "--role",
             "integrator",
+            "--grant",
+            "declaration",
             "--data-dir",
             dir.path().to_str().unwrap(),
         ],
@@ -301,6 +335,7 @@ fn token_issue_signs_with_the_environment_key_when_given() {
     );
     let principal = TokenKeys::new(&key).verify(&last_line(&output)).unwrap();
     assert_eq!(principal.role(), Role::Integrator);
+    assert_eq!(principal.grants(), [Category::Declaration]);
     assert!(!dir.path().join(FILE_NAME).exists());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains(&encoded));
@@ -326,4 +361,56 @@ fn token_issue_refuses_a_declarant_without_an_organisation() {
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("organisation"), "{stderr}");
+}
+
+#[test]
+fn token_issue_refuses_grants_for_other_roles_than_integrator() {
+    let dir = tempfile::tempdir().unwrap();
+    for role in ["officer", "auditor", "admin", "declarant"] {
+        let output = aduana(
+            &[
+                "token",
+                "issue",
+                "--subject",
+                "k123",
+                "--role",
+                role,
+                "--org",
+                "ACME",
+                "--grant",
+                "declaration",
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert!(!output.status.success(), "{role}");
+        assert!(output.stdout.is_empty(), "{role}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("only integrators"), "{role}: {stderr}");
+    }
+}
+
+#[test]
+fn token_issue_refuses_a_category_that_is_never_granted() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = aduana(
+        &[
+            "token",
+            "issue",
+            "--subject",
+            "bank",
+            "--role",
+            "integrator",
+            "--grant",
+            "apikey",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("never granted"), "{stderr}");
 }

@@ -8,8 +8,8 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use api::auth::Role;
 use api::auth::api_key::{self, ApiKeyError};
+use api::auth::{Category, Role};
 use api::{AppState, StoreArgs, router};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
 const EVENTS: &str = "{ events { events { position } nextAfter } }";
+const STREAM: &str = r#"{ stream(id: "declaration-1") { streamVersion } }"#;
 const SERVER_INFO: &str = "{ serverInfo { headPosition } }";
 
 /// A server state loaded from a store (API keys included) and following it.
@@ -54,11 +55,21 @@ impl Server {
     }
 
     async fn issue(&self, role: Role, org: Option<&str>) -> api_key::IssuedKey {
+        self.issue_with(role, org, &[]).await
+    }
+
+    async fn issue_with(
+        &self,
+        role: Role,
+        org: Option<&str>,
+        grants: &[Category],
+    ) -> api_key::IssuedKey {
         api_key::issue(
             &self.store,
             &format!("{role}-bot"),
             role,
             org.map(str::to_owned),
+            grants.to_vec(),
             Utc::now(),
         )
         .await
@@ -113,9 +124,16 @@ impl Server {
 async fn a_key_issued_before_start_up_reads_the_log_as_its_role() {
     let dir = tempfile::tempdir().unwrap();
     let store = StoreArgs::in_dir(dir.path()).open().await.unwrap();
-    let issued = api_key::issue(&store, "port-system", Role::Officer, None, Utc::now())
-        .await
-        .unwrap();
+    let issued = api_key::issue(
+        &store,
+        "port-system",
+        Role::Officer,
+        None,
+        Vec::new(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     let server = Server::start_on(dir, store).await;
 
     let answer = server.with_key(&issued.key, EVENTS).await;
@@ -139,7 +157,9 @@ async fn a_key_issued_while_the_server_runs_is_accepted_without_a_restart() {
 #[tokio::test]
 async fn a_revoked_key_is_refused_within_moments() {
     let server = Server::start().await;
-    let issued = server.issue(Role::Integrator, None).await;
+    let issued = server
+        .issue_with(Role::Integrator, None, &[Category::Declaration])
+        .await;
     assert_eq!(
         server.until_accepted(&issued.key).await.status,
         StatusCode::OK
@@ -229,7 +249,15 @@ async fn tampered_unknown_and_malformed_keys_are_refused() {
 async fn a_declarant_key_acts_for_its_organisation_only() {
     let server = Server::start().await;
     assert!(matches!(
-        api_key::issue(&server.store, "bot", Role::Declarant, None, Utc::now()).await,
+        api_key::issue(
+            &server.store,
+            "bot",
+            Role::Declarant,
+            None,
+            Vec::new(),
+            Utc::now()
+        )
+        .await,
         Err(ApiKeyError::Principal(_))
     ));
     let issued = server.issue(Role::Declarant, Some("ACME")).await;
@@ -239,7 +267,7 @@ async fn a_declarant_key_acts_for_its_organisation_only() {
     );
     let deadline = Instant::now() + Duration::from_secs(2);
     let answer = loop {
-        let answer = server.with_key(&issued.key, EVENTS).await;
+        let answer = server.with_key(&issued.key, STREAM).await;
         if answer.status == StatusCode::OK || Instant::now() > deadline {
             break answer;
         }
@@ -247,6 +275,29 @@ async fn a_declarant_key_acts_for_its_organisation_only() {
     };
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(first_code(&answer.body), "FORBIDDEN", "{}", answer.body);
+    let message = answer.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("declarant"), "{message}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_integrator_key_reads_the_categories_granted_to_it_only() {
+    let server = Server::start().await;
+    let granted = server
+        .issue_with(Role::Integrator, None, &[Category::Declaration])
+        .await;
+    let answer = server.until_accepted(&granted.key).await;
+    assert!(answer.body.get("errors").is_none(), "{}", answer.body);
+    let batches = "{ events(categories: [\"batch\"]) { nextAfter } }";
+    let answer = server.with_key(&granted.key, batches).await;
+    assert_eq!(first_code(&answer.body), "FORBIDDEN", "{}", answer.body);
+    assert_eq!(answer.body["errors"][0]["extensions"]["category"], "batch");
+
+    let ungranted = server.issue(Role::Integrator, None).await;
+    let answer = server.until_accepted(&ungranted.key).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(first_code(&answer.body), "FORBIDDEN", "{}", answer.body);
+    assert_eq!(answer.body["data"], Value::Null);
     server.stop().await;
 }
 
@@ -273,7 +324,13 @@ async fn a_request_with_both_a_token_and_a_key_is_refused() {
 #[tokio::test]
 async fn the_store_keeps_the_hash_of_the_secret_never_the_secret() {
     let server = Server::start().await;
-    let issued = server.issue(Role::Integrator, None).await;
+    let issued = server
+        .issue_with(
+            Role::Integrator,
+            None,
+            &[Category::Batch, Category::Declaration],
+        )
+        .await;
     // `ak_`, 32 hex digits, `_`, then the secret (which may hold `_` itself).
     let secret = issued.key[3 + 32 + 1..].to_owned();
     assert_eq!(secret.len(), 43);
@@ -306,6 +363,7 @@ async fn the_store_keeps_the_hash_of_the_secret_never_the_secret() {
     assert_eq!(issued_payload["subject"], "integrator-bot");
     assert_eq!(issued_payload["role"], "integrator");
     assert!(issued_payload["organisation"].is_null());
+    assert_eq!(issued_payload["grants"], json!(["declaration", "batch"]));
     assert!(issued_payload["issuedAt"].is_string());
     let revoked_payload: Value = serde_json::from_str(&events[1].payload).unwrap();
     assert_eq!(revoked_payload["keyId"], issued.key_id);
@@ -353,9 +411,11 @@ async fn apikey_issue_prints_the_key_last_and_logs_no_secret_and_revoke_refuses_
     // A server started on that store accepts it as a declarant of ACME.
     let store = StoreArgs::in_dir(dir.path()).open().await.unwrap();
     let server = Server::start_on(tempfile::tempdir().unwrap(), store).await;
-    let answer = server.with_key(&key, EVENTS).await;
+    let answer = server.with_key(&key, STREAM).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert_eq!(first_code(&answer.body), "FORBIDDEN");
+    let message = answer.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("declarant"), "{message}");
     server.stop().await;
 
     let output = aduana(&["apikey", "revoke", key_id, "--data-dir", data_dir]);
@@ -380,4 +440,69 @@ async fn apikey_issue_prints_the_key_last_and_logs_no_secret_and_revoke_refuses_
         data_dir,
     ]);
     assert!(!output.status.success());
+}
+
+#[tokio::test]
+async fn apikey_issue_grants_integrators_categories_and_refuses_grants_to_other_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let issue = |role: &str, extra: &[&str]| {
+        let mut args = vec![
+            "apikey",
+            "issue",
+            "--subject",
+            "bank",
+            "--role",
+            role,
+            "--data-dir",
+            data_dir,
+        ];
+        args.extend_from_slice(extra);
+        aduana(&args)
+    };
+
+    let output = issue("officer", &["--grant", "declaration"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("only integrators"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    for (grant, why) in [
+        ("apikey", "never granted"),
+        ("manifest", "no category"),
+        ("Declaration", "lowercase"),
+    ] {
+        let output = issue("integrator", &["--grant", grant]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{grant}: {stderr}");
+        assert!(stderr.contains(why), "{grant}: {stderr}");
+    }
+
+    let output = issue(
+        "integrator",
+        &["--grant", "batch", "--grant", "declaration"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("reads declaration, batch"), "{stderr}");
+    let key = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    // Only the integrator's key was recorded, with its grants.
+    let store = StoreArgs::in_dir(dir.path()).open().await.unwrap();
+    let keys = api::auth::ApiKeys::default();
+    keys.load(&store).await.unwrap();
+    let principal = keys.authenticate(&key).unwrap();
+    assert_eq!(principal.role(), Role::Integrator);
+    assert_eq!(principal.grants(), [Category::Declaration, Category::Batch]);
+    let recorded: Vec<_> = store
+        .read_all(0, Filter::categories(["apikey"]), 100)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 1);
+    store.close().await;
 }

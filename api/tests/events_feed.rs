@@ -1,18 +1,22 @@
 //! The HTTP event feed: pages with `nextAfter`, filters, long polling, the server-sent event
 //! stream resumed with `Last-Event-ID` (on every backend: live delivery differs between them),
-//! parameter errors and access.
+//! parameter errors, and who reads what: integrators their granted categories, declarants their
+//! own organisation's streams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aduana_tests::{TestDb, on_every_backend};
-use api::auth::Role;
+use api::auth::{Category, Role};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{Answer, TestApp, declarant_token, first_code, token_for};
+use common::declarations::filing;
+use common::organisations::Organisation;
+use common::{Answer, TestApp, declarant_token, first_code, integrator_token, token_for};
 use eventstore::{ExpectedVersion, NewEvent, StreamId};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -22,6 +26,9 @@ on_every_backend! {
     pages_follow_next_after_to_the_head_with_filters => pages_follow_next_after;
     a_long_poll_answers_when_an_event_commits_or_when_the_wait_is_over => long_poll;
     the_event_stream_resumes_after_the_last_event_id => stream_resumes;
+    an_integrator_granted_declarations_reads_declarations_and_not_batches => integrator_reads_grants;
+    declarants_read_only_their_own_organisations_streams_page_by_page => declarants_page;
+    a_declarants_event_stream_and_long_poll_carry_only_its_own_events => declarants_stream;
 }
 
 async fn append(app: &TestApp, category: &str, from: u32, to: u32) {
@@ -57,28 +64,72 @@ fn numbers(page: &Value) -> Vec<u64> {
 }
 
 #[tokio::test]
-async fn the_feed_is_for_log_readers() {
+async fn the_feed_answers_each_principal_with_what_it_may_read() {
     let app = TestApp::new().await;
     let anonymous = get(&app, None, "/api/v1/events").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    let declarant = get(
-        &app,
-        Some(&declarant_token("alice", "ACME")),
+    let readers = [
+        token_for(Role::Officer),
+        token_for(Role::Auditor),
+        token_for(Role::Admin),
+        integrator_token(&[Category::Declaration]),
+        declarant_token("alice", "ACME"),
+    ];
+    for token in readers {
+        let answer = get(&app, Some(&token), "/api/v1/events").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+}
+
+#[tokio::test]
+async fn an_integrator_without_grants_is_refused_the_feed() {
+    let app = TestApp::new().await;
+    let token = integrator_token(&[]);
+    for uri in [
         "/api/v1/events",
-    )
-    .await;
-    assert_eq!(declarant.status, StatusCode::FORBIDDEN);
-    assert_eq!(first_code(&declarant.body), "FORBIDDEN");
-    let stream = get(
-        &app,
-        Some(&declarant_token("alice", "ACME")),
+        "/api/v1/events?categories=declaration",
         "/api/v1/events/stream",
-    )
-    .await;
-    assert_eq!(stream.status, StatusCode::FORBIDDEN);
-    for role in [Role::Integrator, Role::Officer, Role::Auditor, Role::Admin] {
-        let answer = get(&app, Some(&token_for(role)), "/api/v1/events").await;
-        assert_eq!(answer.status, StatusCode::OK, "{role}");
+    ] {
+        let answer = get(&app, Some(&token), uri).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(first_code(&answer.body), "FORBIDDEN", "{uri}");
+        let message = answer.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("--grant"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_category_asked_for_and_not_readable_is_refused_by_name() {
+    let app = TestApp::new().await;
+    for (token, uri, category) in [
+        (
+            integrator_token(&[Category::Declaration]),
+            "/api/v1/events?categories=declaration,batch",
+            "batch",
+        ),
+        (
+            integrator_token(&[Category::Declaration]),
+            "/api/v1/events/stream?categories=apikey",
+            "apikey",
+        ),
+        (
+            declarant_token("alice", "ACME"),
+            "/api/v1/events?categories=tariff",
+            "tariff",
+        ),
+        (
+            declarant_token("alice", "ACME"),
+            "/api/v1/events/stream?categories=riskrules",
+            "riskrules",
+        ),
+    ] {
+        let answer = get(&app, Some(&token), uri).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(first_code(&answer.body), "FORBIDDEN", "{uri}");
+        assert_eq!(
+            answer.body["errors"][0]["extensions"]["category"], category,
+            "{uri}"
+        );
     }
 }
 
@@ -86,7 +137,7 @@ async fn pages_follow_next_after(db: TestDb) {
     let app = TestApp::on(&db).await;
     append(&app, "note", 0, 250).await;
     append(&app, "other", 0, 30).await;
-    let token = token_for(Role::Integrator);
+    let token = token_for(Role::Auditor);
     let mut after = "0".to_owned();
     let mut seen = Vec::new();
     loop {
@@ -140,7 +191,7 @@ async fn pages_follow_next_after(db: TestDb) {
 #[tokio::test]
 async fn bad_parameters_are_refused_with_the_field() {
     let app = TestApp::new().await;
-    let token = token_for(Role::Integrator);
+    let token = token_for(Role::Auditor);
     for (query, code, field) in [
         ("after=-1", "INVALID_ARGUMENT", "after"),
         ("after=x", "INVALID_ARGUMENT", "after"),
@@ -161,7 +212,7 @@ async fn bad_parameters_are_refused_with_the_field() {
 async fn long_poll(db: TestDb) {
     let app = TestApp::on(&db).await;
     append(&app, "note", 0, 3).await;
-    let token = token_for(Role::Integrator);
+    let token = token_for(Role::Auditor);
     let head = app.store.head_position().await.unwrap();
 
     let started = Instant::now();
@@ -214,6 +265,25 @@ async fn read_sse(
     last_event_id: Option<&str>,
     count: usize,
 ) -> Vec<(String, u64)> {
+    read_sse_events(app, token, uri, last_event_id, count)
+        .await
+        .into_iter()
+        .map(|event| {
+            let n = event["payload"]["n"].as_u64().unwrap();
+            (event["position"].as_str().unwrap().to_owned(), n)
+        })
+        .collect()
+}
+
+/// Reads server-sent events from `uri` until `count` events arrived; each `id` is checked to be
+/// its event's position.
+async fn read_sse_events(
+    app: &TestApp,
+    token: &str,
+    uri: &str,
+    last_event_id: Option<&str>,
+    count: usize,
+) -> Vec<Value> {
     let mut request = Request::get(uri).header("authorization", format!("Bearer {token}"));
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
@@ -244,7 +314,7 @@ async fn read_sse(
             if let (Some(id), Some(data)) = (id, data) {
                 let event: Value = serde_json::from_str(data).unwrap();
                 assert_eq!(event["position"], id.as_str());
-                events.push((id, event["payload"]["n"].as_u64().unwrap()));
+                events.push(event);
             }
         }
     }
@@ -255,7 +325,7 @@ async fn stream_resumes(db: TestDb) {
     let app = TestApp::on(&db).await;
     append(&app, "note", 0, 10).await;
     append(&app, "other", 0, 5).await;
-    let token = token_for(Role::Integrator);
+    let token = token_for(Role::Auditor);
     let first = read_sse(
         &app,
         &token,
@@ -300,5 +370,187 @@ async fn stream_resumes(db: TestDb) {
         [6, 7, 8, 9, 10, 11, 12, 13]
     );
     writer.await.unwrap();
+    db.finish(app.store.clone()).await;
+}
+
+/// Every page of the feed after `after` for `token`, `limit` at a time (`query` adds
+/// parameters): the events and the last `nextAfter`.
+async fn read_pages(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    after: u64,
+    limit: usize,
+) -> (Vec<Value>, u64) {
+    let mut after = after;
+    let mut events = Vec::new();
+    loop {
+        let uri = format!("/api/v1/events?after={after}&limit={limit}{query}");
+        let page = get(app, Some(token), &uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{uri}: {}", page.body);
+        let got = page.body["events"].as_array().unwrap().clone();
+        let done = got.len() < limit;
+        events.extend(got);
+        after = page.body["nextAfter"].as_str().unwrap().parse().unwrap();
+        if done {
+            return (events, after);
+        }
+    }
+}
+
+fn positions(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|e| e["position"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn streams(events: &[Value]) -> BTreeSet<String> {
+    events
+        .iter()
+        .map(|e| e["streamId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The events of `all` in the streams `org` owns.
+fn owned_by(all: &[Value], org: &Organisation) -> Vec<Value> {
+    all.iter()
+        .filter(|e| org.streams.contains(e["streamId"].as_str().unwrap()))
+        .cloned()
+        .collect()
+}
+
+async fn integrator_reads_grants(db: TestDb) {
+    let app = TestApp::with_reference_data_on(&db).await;
+    let two = app.two_organisations_file().await;
+    let head = app.store.head_position().await.unwrap();
+    let officer = token_for(Role::Officer);
+    let (declarations, _) = read_pages(&app, &officer, "&categories=declaration", 0, 1000).await;
+    let (batches, _) = read_pages(&app, &officer, "&categories=batch", 0, 1000).await;
+    assert!(!batches.is_empty());
+
+    let token = integrator_token(&[Category::Declaration]);
+    let (events, next_after) = read_pages(&app, &token, "", 0, 5).await;
+    assert_eq!(next_after, head, "the last page says how far it looked");
+    assert_eq!(positions(&events), positions(&declarations));
+    let expected: BTreeSet<String> = two
+        .acme
+        .streams
+        .union(&two.other.streams)
+        .filter(|s| s.starts_with("declaration-"))
+        .cloned()
+        .collect();
+    assert_eq!(streams(&events), expected);
+
+    // The batches lie between the declarations: a stream that sent them would show them.
+    let last_batch = positions(&batches).into_iter().max().unwrap();
+    assert!(positions(&declarations).into_iter().max().unwrap() > last_batch);
+    let sse = read_sse_events(
+        &app,
+        &token,
+        "/api/v1/events/stream",
+        None,
+        declarations.len(),
+    )
+    .await;
+    assert_eq!(positions(&sse), positions(&declarations));
+    db.finish(app.store.clone()).await;
+}
+
+async fn declarants_page(db: TestDb) {
+    let app = TestApp::with_reference_data_on(&db).await;
+    let two = app.two_organisations_file().await;
+    let head = app.store.head_position().await.unwrap();
+    let (all, _) = read_pages(&app, &token_for(Role::Officer), "", 0, 1000).await;
+    for org in [&two.acme, &two.other] {
+        // Small pages, so that pages end among the other organisation's events.
+        let (events, next_after) = read_pages(&app, &org.token, "", 0, 2).await;
+        assert_eq!(streams(&events), org.streams, "{}", org.name);
+        assert_eq!(
+            positions(&events),
+            positions(&owned_by(&all, org)),
+            "{}: every event of its streams, and no other",
+            org.name
+        );
+        assert_eq!(next_after, head, "{}", org.name);
+        let (named, _) = read_pages(&app, &org.token, "&categories=batch", 0, 1000).await;
+        let batch: BTreeSet<String> = org
+            .streams
+            .iter()
+            .filter(|s| s.starts_with("batch-"))
+            .cloned()
+            .collect();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(
+            streams(&named),
+            batch,
+            "{}: its batch's events only",
+            org.name
+        );
+    }
+    // Read from after the filings, the inspections' streams are placed by their first events,
+    // which this read never met.
+    for (org, inspected) in [
+        (&two.acme, &two.inspected[0]),
+        (&two.other, &two.inspected[1]),
+    ] {
+        let (events, _) = read_pages(&app, &org.token, "", two.before_inspections, 100).await;
+        assert!(!events.is_empty(), "{}", org.name);
+        assert_eq!(
+            streams(&events),
+            BTreeSet::from([inspected.clone()]),
+            "{}",
+            org.name
+        );
+        assert_eq!(events[0]["eventType"], "InspectionRecorded");
+    }
+    db.finish(app.store.clone()).await;
+}
+
+async fn declarants_stream(db: TestDb) {
+    let app = TestApp::with_reference_data_on(&db).await;
+    let two = app.two_organisations_file().await;
+    let (all, _) = read_pages(&app, &token_for(Role::Officer), "", 0, 1000).await;
+    for org in [&two.acme, &two.other] {
+        let own = owned_by(&all, org);
+        let sse = read_sse_events(&app, &org.token, "/api/v1/events/stream", None, own.len()).await;
+        assert_eq!(positions(&sse), positions(&own), "{}", org.name);
+    }
+
+    // A long poll at the head wakes for the caller's own event, never for another's.
+    let head = app.store.head_position().await.unwrap();
+    let poll = {
+        let state = app.state.clone();
+        let token = two.acme.token.clone();
+        tokio::spawn(async move {
+            let request = Request::get(format!("/api/v1/events?after={head}&wait=20"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = api::router(state).oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.file_ok(&two.other.token, filing("OTHER", "OTHER-3", "US"))
+        .await;
+    let acme = app
+        .file_ok(&two.acme.token, filing("ACME", "ACME-3", "US"))
+        .await;
+    let page = tokio::time::timeout(Duration::from_secs(15), poll)
+        .await
+        .expect("the long poll answers")
+        .unwrap();
+    let events = page["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "{page}");
+    assert_eq!(
+        streams(events),
+        BTreeSet::from([format!("declaration-{}", acme["id"].as_str().unwrap())]),
+        "{page}"
+    );
     db.finish(app.store.clone()).await;
 }

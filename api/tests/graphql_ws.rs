@@ -1,5 +1,6 @@
 //! GraphQL over WebSocket (`graphql-transport-ws`) on a real socket: every close code of the
-//! protocol, limits, access, catch-up then live delivery, and resumption without gap or
+//! protocol, limits, access (integrators their granted categories, declarants their own
+//! organisation's streams), catch-up then live delivery, and resumption without gap or
 //! duplicate.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,10 +11,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use aduana_tests::{TestDb, on_every_backend};
-use api::auth::Role;
+use api::auth::{Category, Role};
 use api::graphql::ws::WsSettings;
 use common::declarations::filing;
-use common::{TestApp, declarant_token, token_for};
+use common::{TestApp, declarant_token, integrator_token, token_for};
 use eventstore::{ExpectedVersion, NewEvent, StreamId};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -240,13 +241,15 @@ async fn each_protocol_violation_closes_with_its_code() {
 
 on_every_backend! {
     events_arrive_from_the_given_position_then_live_and_resume_without_gap_or_duplicate => resume;
+    each_principal_subscribes_to_the_events_it_may_read_only => subscriptions_by_principal;
 }
 
 async fn resume(db: TestDb) {
     let app = TestApp::on(&db).await;
     append_notes(&app, 0, 20).await;
     let server = Server::start(&app, WsSettings::default()).await;
-    let integrator = token_for(Role::Integrator);
+    // `note` is a test category, never granted to an integrator: an auditor reads it.
+    let integrator = token_for(Role::Auditor);
     let mut socket = server.connect().await;
     init(&mut socket, &integrator).await;
     send(&mut socket, json!({ "type": "ping" })).await;
@@ -315,6 +318,155 @@ async fn resume(db: TestDb) {
     db.finish(app.store.clone()).await;
 }
 
+fn log_query(after: u64, categories: Option<&[&str]>) -> Value {
+    json!({
+        "query": "subscription E($after: Position!, $categories: [String!]) { events(after: $after, categories: $categories) { position streamId } }",
+        "variables": { "after": after.to_string(), "categories": categories },
+    })
+}
+
+/// The next `count` events of the subscription `id`: (position, stream).
+async fn receive(socket: &mut Socket, id: &str, count: usize) -> Vec<(u64, String)> {
+    let mut events = Vec::new();
+    while events.len() < count {
+        let message = next(socket).await.unwrap();
+        assert_eq!(message["type"], "next", "{message}");
+        assert_eq!(message["id"], id);
+        let event = &message["payload"]["data"]["events"];
+        events.push((
+            event["position"].as_str().unwrap().parse().unwrap(),
+            event["streamId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    events
+}
+
+/// The refusal of the subscription `id`: its code and the category named, if any.
+async fn refused(socket: &mut Socket, id: &str) -> (String, Value) {
+    let message = next(socket).await.unwrap();
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(message["id"], id);
+    let extensions = &message["payload"][0]["extensions"];
+    (
+        extensions["code"].as_str().unwrap().to_owned(),
+        extensions["category"].clone(),
+    )
+}
+
+/// The declaration and batch events of the log, as an officer reads them: (position, stream).
+async fn declarations_and_batches(app: &TestApp) -> Vec<(u64, String)> {
+    let query = r#"{ events(limit: 1000, categories: ["declaration", "batch"]) { events { position streamId } } }"#;
+    let answer = app.graphql_as(Role::Officer, query).await;
+    answer["data"]["events"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["position"].as_str().unwrap().parse().unwrap(),
+                e["streamId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn subscriptions_by_principal(db: TestDb) {
+    let app = TestApp::with_reference_data_on(&db).await;
+    let two = app.two_organisations_file().await;
+    let server = Server::start(&app, WsSettings::default()).await;
+    let all = declarations_and_batches(&app).await;
+
+    // Declarants: their own organisation's streams, caught up from the start.
+    let mut sockets = Vec::new();
+    for org in [&two.acme, &two.other] {
+        let mut socket = server.connect().await;
+        init(&mut socket, &org.token).await;
+        send(
+            &mut socket,
+            json!({ "type": "subscribe", "id": "tariff", "payload": log_query(0, Some(&["tariff"])) }),
+        )
+        .await;
+        assert_eq!(
+            refused(&mut socket, "tariff").await,
+            ("FORBIDDEN".to_owned(), json!("tariff"))
+        );
+        send(
+            &mut socket,
+            json!({ "type": "subscribe", "id": "own", "payload": log_query(0, None) }),
+        )
+        .await;
+        let own: Vec<(u64, String)> = all
+            .iter()
+            .filter(|(_, stream)| org.streams.contains(stream))
+            .cloned()
+            .collect();
+        assert_eq!(
+            receive(&mut socket, "own", own.len()).await,
+            own,
+            "{}",
+            org.name
+        );
+        sockets.push(socket);
+    }
+
+    // Then live: OTHER files before ACME, so ACME's next event would be OTHER's if it leaked.
+    let other = app
+        .file_ok(&two.other.token, filing("OTHER", "OTHER-3", "US"))
+        .await;
+    let acme = app
+        .file_ok(&two.acme.token, filing("ACME", "ACME-3", "US"))
+        .await;
+    for (socket, filed) in sockets.iter_mut().zip([&acme, &other]) {
+        let stream = format!("declaration-{}", filed["id"].as_str().unwrap());
+        assert_eq!(receive(socket, "own", 1).await[0].1, stream);
+    }
+
+    // An integrator granted declarations: every organisation's declarations, no batch.
+    let mut socket = server.connect().await;
+    init(&mut socket, &integrator_token(&[Category::Declaration])).await;
+    send(
+        &mut socket,
+        json!({ "type": "subscribe", "id": "batch", "payload": log_query(0, Some(&["declaration", "batch"])) }),
+    )
+    .await;
+    assert_eq!(
+        refused(&mut socket, "batch").await,
+        ("FORBIDDEN".to_owned(), json!("batch"))
+    );
+    send(
+        &mut socket,
+        json!({ "type": "subscribe", "id": "granted", "payload": log_query(0, None) }),
+    )
+    .await;
+    let declarations: Vec<(u64, String)> = declarations_and_batches(&app)
+        .await
+        .into_iter()
+        .filter(|(_, stream)| stream.starts_with("declaration-"))
+        .collect();
+    assert!(all.iter().any(|(_, stream)| stream.starts_with("batch-")));
+    assert_eq!(
+        receive(&mut socket, "granted", declarations.len()).await,
+        declarations
+    );
+
+    // An integrator granted nothing reads nothing.
+    let mut socket = server.connect().await;
+    init(&mut socket, &integrator_token(&[])).await;
+    for (id, categories) in [("all", None), ("named", Some(&["declaration"][..]))] {
+        send(
+            &mut socket,
+            json!({ "type": "subscribe", "id": id, "payload": log_query(0, categories) }),
+        )
+        .await;
+        assert_eq!(
+            refused(&mut socket, id).await,
+            ("FORBIDDEN".to_owned(), Value::Null)
+        );
+    }
+    server.stop().await;
+    db.finish(app.store.clone()).await;
+}
+
 #[tokio::test]
 async fn a_declarant_follows_its_own_declarations_only() {
     let app = TestApp::with_reference_data().await;
@@ -326,7 +478,7 @@ async fn a_declarant_follows_its_own_declarations_only() {
 
     let mut socket = server.connect().await;
     init(&mut socket, &alice).await;
-    // The raw log is not for declarants.
+    // A category of the log that is not its own is refused by name.
     send(
         &mut socket,
         json!({ "type": "subscribe", "id": "log", "payload": events_query(0) }),
@@ -335,6 +487,7 @@ async fn a_declarant_follows_its_own_declarations_only() {
     let refused = next(&mut socket).await.unwrap();
     assert_eq!(refused["type"], "error", "{refused}");
     assert_eq!(refused["payload"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(refused["payload"][0]["extensions"]["category"], "note");
     send(&mut socket, json!({ "type": "subscribe", "id": "own", "payload": { "query": query, "variables": { "id": id } } })).await;
     let mut types = Vec::new();
     while types.len() < 3 {

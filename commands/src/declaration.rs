@@ -604,10 +604,13 @@ fn korea_time() -> FixedOffset {
     FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| unreachable!("UTC+9 is a valid offset"))
 }
 
+/// The stream category of declarations: one stream `declaration-<uuid>` per declaration.
+pub const CATEGORY: &str = "declaration";
+
 /// The stream of a declaration.
 pub fn stream(id: Uuid) -> StreamId {
     // `declaration-` followed by a UUID is always a valid stream id.
-    StreamId::parse(format!("declaration-{id}")).unwrap_or_else(|e| unreachable!("{e}"))
+    StreamId::parse(format!("{CATEGORY}-{id}")).unwrap_or_else(|e| unreachable!("{e}"))
 }
 
 /// The rule set used until risk rules are published: 5% random documentary review.

@@ -7,4 +7,5 @@
 
 pub mod batch;
 pub mod declaration;
+pub mod owner;
 pub mod reference;

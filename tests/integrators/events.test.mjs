@@ -19,7 +19,7 @@ const graphql = (token, query, variables) => run(baseUrl, token, query, variable
 before(async () => {
   aduana = await startAduana({ prefix: "aduana-integrators-" });
   baseUrl = aduana.baseUrl;
-  tokens.integrator = aduana.issue("--subject", "bank", "--role", "integrator");
+  tokens.integrator = aduana.issue("--subject", "bank", "--role", "integrator", "--grant", "declaration");
   tokens.declarant = aduana.issue("--subject", "alice", "--role", "declarant", "--org", "ACME");
 });
 

@@ -1,7 +1,7 @@
 //! API keys for machine clients: `X-API-Key: ak_<key-id>_<secret>`.
 //!
-//! A key names a principal (subject, role, organisation) like a bearer token does, but it does
-//! not expire: it works until it is revoked. `aduana apikey issue` ([`issue`]) makes one and
+//! A key names a principal (subject, role, organisation, an integrator's grants) like a bearer
+//! token does, but it does not expire: it works until it is revoked. `aduana apikey issue` ([`issue`]) makes one and
 //! appends `ApiKeyIssued` to the stream `apikey-<key-id>`; `aduana apikey revoke` ([`revoke`])
 //! appends `ApiKeyRevoked` to the same stream. The store keeps only the SHA-256 of the secret
 //! (as hex), never the secret itself, and the secret is printed once and never logged.
@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
-use super::{Principal, PrincipalError, Role};
+use super::{Category, Principal, PrincipalError, Role};
 
 /// The request header that carries an API key.
 pub const HEADER: &str = "x-api-key";
@@ -84,6 +84,10 @@ pub struct ApiKeyIssued {
     pub subject: String,
     pub role: Role,
     pub organisation: Option<String>,
+    /// The stream categories an integrator's key may read. Added after the first keys were
+    /// issued: a payload without it decodes as no grants (deny by default).
+    #[serde(default)]
+    pub grants: Vec<Category>,
     pub issued_at: DateTime<Utc>,
 }
 
@@ -112,16 +116,19 @@ impl fmt::Debug for IssuedKey {
     }
 }
 
-/// Makes a key for `subject` with `role` (and `organisation`, required for declarants) and
-/// records it as issued at `now`. The secret is returned, never stored.
+/// Makes a key for `subject` with `role` (and `organisation`, required for declarants; `grants`,
+/// for integrators only) and records it as issued at `now`. The secret is returned, never
+/// stored.
 pub async fn issue(
     store: &EventStore,
     subject: &str,
     role: Role,
     organisation: Option<String>,
+    grants: Vec<Category>,
     now: DateTime<Utc>,
 ) -> Result<IssuedKey, ApiKeyError> {
-    let principal = Principal::new(subject, role, organisation, never_expires())?;
+    let principal =
+        Principal::new(subject, role, organisation, never_expires())?.with_grants(grants)?;
     let key_id = Uuid::now_v7().simple().to_string();
     let mut bytes = [0u8; SECRET_BYTES];
     getrandom::fill(&mut bytes).map_err(ApiKeyError::Random)?;
@@ -132,6 +139,7 @@ pub async fn issue(
         subject: principal.subject().to_owned(),
         role,
         organisation: principal.organisation().map(str::to_owned),
+        grants: principal.grants().to_vec(),
         issued_at: now,
     };
     append(store, &key_id, ExpectedVersion::NoStream, ISSUED, &event).await?;
@@ -306,6 +314,7 @@ fn issued_entry(event: &RecordedEvent) -> Result<(String, Entry), String> {
         issued.organisation,
         never_expires(),
     )
+    .and_then(|principal| principal.with_grants(issued.grants))
     .map_err(|error| error.to_string())?;
     Ok((
         issued.key_id,
@@ -450,6 +459,69 @@ mod tests {
     #[test]
     fn a_principal_of_a_key_never_expires() {
         assert_eq!(never_expires().to_rfc3339(), "9999-12-31T23:59:59+00:00");
+    }
+
+    fn issued_event(payload: serde_json::Value) -> RecordedEvent {
+        RecordedEvent {
+            event_id: Uuid::nil(),
+            stream_id: format!("{CATEGORY}-{ID}"),
+            stream_version: 1,
+            position: 1,
+            event_type: ISSUED.into(),
+            schema_version: 1,
+            payload: payload.to_string(),
+            metadata: EventMetadata::default(),
+            recorded_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            hash: [0; 32],
+        }
+    }
+
+    fn key_payload(role: &str) -> serde_json::Value {
+        serde_json::json!({
+            "keyId": ID,
+            "secretHash": hex::encode(digest(&secret())),
+            "subject": "bank",
+            "role": role,
+            "organisation": null,
+            "issuedAt": "2025-01-01T00:00:00Z",
+        })
+    }
+
+    #[test]
+    fn a_key_issued_before_grants_existed_still_decodes_with_no_grants() {
+        let keys = ApiKeys::default();
+        keys.apply(&issued_event(key_payload("integrator")));
+        let principal = keys.authenticate(&format!("ak_{ID}_{}", secret())).unwrap();
+        assert_eq!(principal.role(), Role::Integrator);
+        assert!(principal.grants().is_empty());
+    }
+
+    #[test]
+    fn a_key_carries_its_grants() {
+        let keys = ApiKeys::default();
+        let mut payload = key_payload("integrator");
+        payload["grants"] = serde_json::json!(["batch", "declaration"]);
+        keys.apply(&issued_event(payload));
+        let principal = keys.authenticate(&format!("ak_{ID}_{}", secret())).unwrap();
+        assert_eq!(principal.grants(), [Category::Declaration, Category::Batch]);
+    }
+
+    #[test]
+    fn a_key_whose_grants_cannot_hold_authenticates_no_one() {
+        for (role, grants) in [
+            ("officer", serde_json::json!(["declaration"])),
+            ("integrator", serde_json::json!(["apikey"])),
+        ] {
+            let keys = ApiKeys::default();
+            let mut payload = key_payload(role);
+            payload["grants"] = grants;
+            keys.apply(&issued_event(payload));
+            assert_eq!(
+                keys.authenticate(&format!("ak_{ID}_{}", secret())),
+                Err(ApiKeyRefusal::Unknown),
+                "{role}"
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! service ever verify tokens without being able to mint them, EdDSA (a public key to hand out)
 //! is the switch, behind this same interface.
 //!
-//! Claims: `sub` (subject), `role`, `org` (organisation; required for declarants), `exp`, `iat`
-//! (seconds since the epoch) and `jti` (a random UUID, to name one token in logs or a future
-//! revocation list). Verification accepts HS256 only (never `none`), with no leeway on `exp`.
+//! Claims: `sub` (subject), `role`, `org` (organisation; required for declarants), `grants` (an
+//! integrator's stream categories, left out when there are none), `exp`, `iat` (seconds since
+//! the epoch) and `jti` (a random UUID, to name one token in logs or a future revocation list).
+//! Verification accepts HS256 only (never `none`), with no leeway on `exp`; a token with grants
+//! for another role than integrator, or with a category that is not grantable, is refused.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Principal, Role, SigningKey};
+use super::{Category, Principal, Role, SigningKey};
 
 /// Why a token is refused (or could not be made).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +45,8 @@ struct Claims {
     role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     org: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    grants: Vec<Category>,
     exp: i64,
     iat: i64,
     jti: Uuid,
@@ -87,6 +91,7 @@ impl TokenKeys {
             sub: principal.subject().to_owned(),
             role: principal.role(),
             org: principal.organisation().map(str::to_owned),
+            grants: principal.grants().to_vec(),
             exp: principal.expires_at().timestamp(),
             iat: issued_at.timestamp(),
             jti: token_id,
@@ -115,6 +120,7 @@ impl TokenKeys {
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| TokenError::InvalidClaims("exp out of range".into()))?;
         Principal::new(claims.sub, claims.role, claims.org, expires_at)
+            .and_then(|principal| principal.with_grants(claims.grants))
             .map_err(|error| TokenError::InvalidClaims(error.to_string()))
     }
 }
@@ -213,6 +219,54 @@ mod tests {
             keys.verify(&token),
             Err(TokenError::InvalidClaims(_))
         ));
+    }
+
+    fn signed(claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&[1; 32]),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_integrator_token_carries_its_grants() {
+        let keys = keys(1);
+        let expires_at = DateTime::from_timestamp(4_000_000_000, 0).unwrap();
+        let bot = Principal::new("bot", Role::Integrator, None, expires_at)
+            .unwrap()
+            .with_grants(vec![Category::Declaration, Category::Batch])
+            .unwrap();
+        let token = keys.issue(&bot, Utc::now(), Uuid::new_v4()).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert_eq!(
+            claims["grants"],
+            serde_json::json!(["declaration", "batch"])
+        );
+        assert_eq!(keys.verify(&token).unwrap(), bot);
+    }
+
+    #[test]
+    fn grants_for_another_role_or_of_another_category_are_refused() {
+        let keys = keys(1);
+        for (role, grants) in [
+            ("officer", serde_json::json!(["declaration"])),
+            ("integrator", serde_json::json!(["apikey"])),
+            ("integrator", serde_json::json!(["nonsense"])),
+            ("integrator", serde_json::json!("declaration")),
+        ] {
+            let token = signed(&serde_json::json!({
+                "sub": "bot", "role": role, "grants": grants, "exp": 4_000_000_000_i64,
+                "iat": 1, "jti": Uuid::new_v4(),
+            }));
+            assert!(
+                matches!(keys.verify(&token), Err(TokenError::InvalidClaims(_))),
+                "{role} {grants}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The event log as GraphQL: server info, one stream, and the global log ($all), for officers,
-//! auditors, admins and integrators.
+//! The event log as GraphQL: server info, one stream, and the global log ($all). Who reads
+//! which part is decided by [`crate::log_access`]: officers, auditors and admins everything,
+//! integrators the categories granted to them, declarants (`events` only) their organisation's
+//! declarations and batches.
 //!
 //! Numbers: GraphQL's `Int` is a signed 32-bit integer. Global positions grow with every event
 //! the system ever records and may pass 2^31 - 1, so they are a [`Position`] scalar, sent as a
@@ -15,13 +17,14 @@ use async_graphql::{
     Context, Enum, InputValueError, InputValueResult, Json, Object, Scalar, ScalarType, Value,
 };
 use chrono::{DateTime, Utc};
-use eventstore::{EventStore, Filter, RecordedEvent, StoreError, StreamId};
+use eventstore::{EventStore, RecordedEvent, StoreError, StreamId};
 use futures::TryStreamExt;
 use uuid::Uuid;
 
 use super::{LOG_READERS, MAX_LIMIT};
-use crate::auth::RequireRole;
+use crate::auth::{self, RequireRole};
 use crate::error::{ApiError, LIMIT_TOO_LARGE};
+use crate::log_access::{self, LogReader};
 
 /// A position in the global log (`$all`): 1 for the first event ever, dense.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -83,7 +86,7 @@ impl LogQuery {
     }
 
     /// The events of one stream, in version order (or reverse order with `BACKWARD`).
-    /// Officers, auditors, admins and integrators only.
+    /// Officers, auditors and admins; integrators for the categories granted to them.
     #[graphql(
         complexity = "page_cost(limit, child_complexity)",
         guard = "RequireRole(LOG_READERS)"
@@ -99,6 +102,7 @@ impl LogQuery {
     ) -> async_graphql::Result<Vec<Event>> {
         let store = ctx.data::<EventStore>()?;
         let id = StreamId::parse(id).map_err(|e| ApiError::store_on("id", e))?;
+        log_access::check_stream(auth::principal(ctx)?, &id).map_err(ApiError::from)?;
         let limit = check_limit(limit)?;
         let from = from_version
             .map(|v| {
@@ -115,11 +119,10 @@ impl LogQuery {
     }
 
     /// The global log after a position, optionally only some categories and event types.
-    /// Officers, auditors, admins and integrators only.
-    #[graphql(
-        complexity = "page_cost(limit, child_complexity)",
-        guard = "RequireRole(LOG_READERS)"
-    )]
+    /// Officers, auditors and admins read every category; integrators the categories granted
+    /// to them (naming another is FORBIDDEN); declarants their organisation's declaration and
+    /// batch streams.
+    #[graphql(complexity = "page_cost(limit, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -133,26 +136,20 @@ impl LogQuery {
         categories: Option<Vec<String>>,
         #[graphql(desc = "Event types, e.g. `DeclarationFiled`.")] types: Option<Vec<String>>,
     ) -> async_graphql::Result<EventPage> {
+        let principal = auth::principal(ctx)?;
         let store = ctx.data::<EventStore>()?;
         let limit = check_limit(limit)?;
-        let filter = Filter::categories(categories.unwrap_or_default())
-            .with_event_types(types.unwrap_or_default());
-        // Every position up to this head is committed; a short page has looked at all of them.
-        let head = store.head();
-        let events: Vec<RecordedEvent> = store
-            .read_all(after.0, filter, limit)
-            .try_collect()
-            .await
-            .map_err(ApiError::from)?;
-        let last = events.last().map_or(after.0, |e| e.position);
-        let next_after = if events.len() < limit {
-            last.max(head)
-        } else {
-            last
-        };
+        let mut reader = LogReader::new(
+            store.clone(),
+            principal,
+            categories.unwrap_or_default(),
+            types.unwrap_or_default(),
+        )
+        .map_err(ApiError::from)?;
+        let page = reader.page(after.0, limit).await.map_err(ApiError::from)?;
         Ok(EventPage {
-            events: events.into_iter().map(Event).collect(),
-            next_after: Position(next_after),
+            events: page.events.into_iter().map(Event).collect(),
+            next_after: Position(page.next_after),
         })
     }
 }
@@ -212,7 +209,8 @@ impl EventPage {
         &self.events
     }
 
-    /// Pass as `after` to read on: the last position this page covered.
+    /// Pass as `after` to read on: the last position this page covered (for a declarant, the
+    /// last position scanned, which may be another organisation's event it does not see).
     async fn next_after(&self) -> Position {
         self.next_after
     }

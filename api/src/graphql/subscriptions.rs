@@ -1,17 +1,19 @@
 //! Event streams for integrators: GraphQL subscriptions (over WebSocket, see [`super::ws`]).
 //! Each event comes with its position (or stream version), so a client that reconnects
-//! resumes exactly after the last one it received: catch-up from there, then live.
+//! resumes exactly after the last one it received: catch-up from there, then live. Who sees
+//! which events is [`crate::log_access`]'s rule, the same as for the `events` query and the
+//! HTTP feed.
 
 use async_graphql::{Context, Subscription};
 use commands::declaration::DeclarationService;
-use eventstore::{EventStore, Filter};
+use eventstore::EventStore;
 use futures::{Stream, StreamExt, TryStreamExt};
 use uuid::Uuid;
 
-use super::LOG_READERS;
 use super::log::{Event, Position};
-use crate::auth::{self, RequireRole};
+use crate::auth;
 use crate::error::ApiError;
+use crate::log_access::LogReader;
 
 /// Every field of the root subscription.
 #[derive(Debug, Default)]
@@ -21,9 +23,9 @@ pub struct Subscription;
 impl Subscription {
     /// The global log after a position, then every new event as it commits, in position
     /// order, each exactly once; optionally only some categories and event types. Officers,
-    /// auditors, admins and integrators only. Resume after a disconnection with `after` set to
-    /// the last position received.
-    #[graphql(guard = "RequireRole(LOG_READERS)")]
+    /// auditors and admins read every category; integrators the categories granted to them
+    /// (naming another is FORBIDDEN); declarants their organisation's declaration and batch
+    /// streams. Resume after a disconnection with `after` set to the last position received.
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -33,11 +35,18 @@ impl Subscription {
         categories: Option<Vec<String>>,
         #[graphql(desc = "Event types, e.g. `DeclarationFiled`.")] types: Option<Vec<String>>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+        let principal = auth::principal(ctx)?;
         let store = ctx.data::<EventStore>()?;
-        let filter = Filter::categories(categories.unwrap_or_default())
-            .with_event_types(types.unwrap_or_default());
-        Ok(store
-            .subscribe_all(after.0, filter)
+        // Refused here, before the first event: the client learns at once what it may not read.
+        let reader = LogReader::new(
+            store.clone(),
+            principal,
+            categories.unwrap_or_default(),
+            types.unwrap_or_default(),
+        )
+        .map_err(ApiError::from)?;
+        Ok(reader
+            .follow(after.0)
             .map_ok(Event)
             .map_err(|e| ApiError::from(e).into()))
     }

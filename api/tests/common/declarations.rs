@@ -52,13 +52,24 @@ impl TestApp {
     /// declaration service has read them.
     pub async fn with_reference_data() -> Self {
         let app = Self::new().await;
+        app.publish_reference_data().await;
+        app
+    }
+
+    /// [`TestApp::with_reference_data`] on `db` (SQLite or PostgreSQL).
+    pub async fn with_reference_data_on(db: &aduana_tests::TestDb) -> Self {
+        let app = Self::on(db).await;
+        app.publish_reference_data().await;
+        app
+    }
+
+    async fn publish_reference_data(&self) {
         let mut events = reference::sample_events().unwrap();
         events.push(vietnam_to_yellow());
-        reference::import(&app.store, events, "admin/test")
+        reference::import(&self.store, events, "admin/test")
             .await
             .unwrap();
-        app.state.reference().refresh(&app.store).await.unwrap();
-        app
+        self.state.reference().refresh(&self.store).await.unwrap();
     }
 
     /// Files `input` with `token`; returns the whole answer.

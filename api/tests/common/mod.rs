@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use api::auth::{Principal, Role, SigningKey, TokenKeys};
+use api::auth::{Category, Principal, Role, SigningKey, TokenKeys};
 use api::{AppState, StoreArgs, router};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -170,14 +170,16 @@ pub fn keys() -> TokenKeys {
     TokenKeys::new(&signing_key())
 }
 
-/// A principal with `role` (declarants act for `ACME`), valid for an hour.
+/// A principal with `role` (declarants act for `ACME`; integrators are granted nothing), valid
+/// for an hour.
 pub fn principal(role: Role) -> Principal {
     let organisation = (role == Role::Declarant).then(|| "ACME".to_owned());
     let expires_at = chrono::Utc::now() + chrono::Duration::hours(1);
     Principal::new(format!("{role}-1"), role, organisation, expires_at).unwrap()
 }
 
-/// A valid token for `role`, signed by the test server's key.
+/// A valid token for `role`, signed by the test server's key (an integrator's grants nothing:
+/// see [`integrator_token`]).
 pub fn token_for(role: Role) -> String {
     issue(&principal(role))
 }
@@ -195,6 +197,15 @@ pub fn declarant_token(subject: &str, organisation: &str) -> String {
     issue(&principal)
 }
 
+/// A valid token for an integrator granted `grants` (none: it reads no event stream).
+pub fn integrator_token(grants: &[Category]) -> String {
+    issue(
+        &principal(Role::Integrator)
+            .with_grants(grants.to_vec())
+            .unwrap(),
+    )
+}
+
 fn issue(principal: &Principal) -> String {
     keys()
         .issue(principal, chrono::Utc::now(), Uuid::new_v4())
@@ -210,4 +221,5 @@ pub fn first_code(body: &Value) -> &str {
 
 pub mod declarations;
 pub mod node;
+pub mod organisations;
 pub mod process;

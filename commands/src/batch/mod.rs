@@ -854,8 +854,11 @@ pub fn may_read(caller: &Caller, batch: &Batch) -> bool {
     }
 }
 
+/// The stream category of batches: one stream `batch-<uuid>` per batch.
+pub const CATEGORY: &str = "batch";
+
 /// The stream of a batch.
 pub fn stream(id: Uuid) -> StreamId {
     // `batch-` followed by a UUID is always a valid stream id.
-    StreamId::parse(format!("batch-{id}")).unwrap_or_else(|e| unreachable!("{e}"))
+    StreamId::parse(format!("{CATEGORY}-{id}")).unwrap_or_else(|e| unreachable!("{e}"))
 }
