@@ -105,9 +105,22 @@ impl Tables {
         format!("{base}{}", self.suffix)
     }
 
-    /// The projection's schema template with this generation's names.
-    fn schema(&self, template: &str) -> String {
-        template.replace("{g}", &self.suffix)
+    /// The projection's schema template with this generation's names, split into the
+    /// statements creating the tables and those creating the indexes (one line each, made
+    /// idempotent so a resumed rebuild can run them again).
+    fn schema(&self, template: &str) -> (String, Vec<String>) {
+        let mut tables = String::new();
+        let mut indexes = Vec::new();
+        for line in template.replace("{g}", &self.suffix).lines() {
+            match line.strip_prefix("CREATE INDEX ") {
+                Some(rest) => indexes.push(format!("CREATE INDEX IF NOT EXISTS {rest}")),
+                None => {
+                    tables.push_str(line);
+                    tables.push('\n');
+                }
+            }
+        }
+        (tables, indexes)
     }
 }
 
@@ -215,6 +228,11 @@ pub(crate) async fn create(
         state,
     };
     create_tables(tx, backend, projection, &created.tables()).await?;
+    if state == GenerationState::Serving {
+        // Serving at once (the first generation): it is filled row by row, indexed from the
+        // start. A building one gets its indexes once loaded ([`create_indexes`]).
+        create_indexes(tx, backend, projection, &created.tables()).await?;
+    }
     sqlx::query(
         "INSERT INTO projection_generations (name, generation, version, position, state, \
          created_at) VALUES ($1, $2, $3, 0, $4, $5)",
@@ -337,10 +355,26 @@ async fn create_tables(
     projection: &dyn Projection,
     tables: &Tables,
 ) -> Result<(), ProjectionError> {
-    let ddl = tables.schema(projection.schema(backend));
+    let (ddl, _) = tables.schema(projection.schema(backend));
     sqlx::raw_sql(sqlx::AssertSqlSafe(ddl))
         .execute(&mut *tx)
         .await?;
+    Ok(())
+}
+
+/// Creates a generation's indexes, those it lacks.
+pub(crate) async fn create_indexes(
+    tx: &mut AnyConnection,
+    backend: Backend,
+    projection: &dyn Projection,
+    tables: &Tables,
+) -> Result<(), ProjectionError> {
+    let (_, indexes) = tables.schema(projection.schema(backend));
+    for index in indexes {
+        sqlx::query(sqlx::AssertSqlSafe(index))
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }
 
@@ -415,10 +449,31 @@ mod tests {
     fn a_generation_names_its_tables_and_fills_the_template() {
         let tables = Tables::of(3);
         assert_eq!(tables.name("declarations"), "declarations_g3");
+        let (ddl, indexes) =
+            tables.schema("CREATE TABLE t{g} (id TEXT);\nCREATE INDEX t_by_id{g} ON t{g} (id);\n");
+        assert_eq!(ddl, "CREATE TABLE t_g3 (id TEXT);\n");
         assert_eq!(
-            tables.schema("CREATE TABLE t{g} (id TEXT); CREATE INDEX t_by_id{g} ON t{g} (id);"),
-            "CREATE TABLE t_g3 (id TEXT); CREATE INDEX t_by_id_g3 ON t_g3 (id);"
+            indexes,
+            ["CREATE INDEX IF NOT EXISTS t_by_id_g3 ON t_g3 (id);"]
         );
+    }
+
+    #[test]
+    fn every_index_of_the_templates_is_one_line_and_the_tables_have_none() {
+        use crate::{BatchesProjection, DeclarationsProjection};
+        for projection in [
+            &DeclarationsProjection as &dyn Projection,
+            &BatchesProjection,
+        ] {
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let (ddl, indexes) = Tables::of(1).schema(projection.schema(backend));
+                assert!(!ddl.contains("INDEX"), "{ddl}");
+                assert!(!indexes.is_empty());
+                for index in indexes {
+                    assert!(index.ends_with(';') && index.contains("_g1 ON "), "{index}");
+                }
+            }
+        }
     }
 
     #[test]

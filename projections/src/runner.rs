@@ -258,7 +258,7 @@ impl Runner {
             Some(building) => building,
             None => self.begin_build().await?,
         };
-        self.fill(&building, Role::Building).await?;
+        self.load(&building).await?;
         self.switch(&building).await
     }
 
@@ -378,10 +378,26 @@ impl Runner {
             };
             tokio::select! {
                 result = follow => return result,
-                result = self.fill(&building, Role::Building) => { result?; }
+                result = self.load(&building) => { result?; }
             }
             self.switch(&building).await?;
         }
+    }
+
+    /// Fills a building generation up to the log's head, then creates its indexes.
+    async fn load(&self, building: &Generation) -> Result<u64, ProjectionError> {
+        let reached = self.fill(building, Role::Building).await?;
+        let _turn = self.turn().await;
+        let mut tx = self.models.begin_write().await?;
+        generations::create_indexes(
+            &mut tx,
+            self.models.backend(),
+            self.projection.as_ref(),
+            &building.tables(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(reached)
     }
 
     /// Catches the serving generation up, then applies each new event as it commits.
@@ -532,6 +548,7 @@ impl Runner {
         let events = self
             .store
             .read_all(from, self.projection.filter(), usize::MAX);
+        let (events, _reader) = read_ahead(events);
         let end = self.apply_stream(events, target, from, role).await?;
         if head > end {
             let _turn = self.turn().await;
@@ -562,6 +579,18 @@ impl Runner {
             };
             let _turn = self.turn().await;
             let mut tx = self.models.begin_write().await?;
+            if self.models.backend() == Backend::Postgres {
+                // A read model is derived data: a commit lost in a crash is lost together with
+                // its checkpoint, and applied again. No need to wait for the WAL flush.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                // Plan each statement for its values: a generic plan made while a new
+                // generation's tables were still small scans them whole for every key list.
+                sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Err(error) = self.projection.apply(&mut tx, &tables, &batch).await {
                 // The transaction rolls back: none of this batch takes effect.
                 let failed_at = match &error {
@@ -653,6 +682,36 @@ impl Runner {
                 }
             }),
         }
+    }
+}
+
+/// Reads `events` in a task of its own, up to two batches ahead, so the next batch is read
+/// while this one is written. The task ends when the returned guard is dropped.
+fn read_ahead(
+    events: impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static,
+) -> (
+    impl Stream<Item = Result<RecordedEvent, StoreError>>,
+    AbortOnDrop,
+) {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(2 * BATCH);
+    let reader = tokio::spawn(async move {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            if sender.send(event).await.is_err() {
+                return;
+            }
+        }
+    });
+    let events = futures::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    (events, AbortOnDrop(reader))
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,6 +1,7 @@
 -- One generation of the read model (see projections/src/generations.rs): `{g}` stands for
 -- the generation's suffix (`_g3`); queries read the serving generation through views named
--- without it (`declarations`).
+-- without it (`declarations`). Each index is one line starting `CREATE INDEX`: a rebuild
+-- creates them after it has loaded the rows (faster than keeping them up to date row by row).
 -- The `batches` read model: one row per batch stream, for the `batches` list. Status, totals
 -- and times only; the per-item results stay in the batch's stream. Instants are RFC 3339 UTC
 -- with six fractional digits ('2026-03-05T09:00:00.000000Z') so that text order is time order.

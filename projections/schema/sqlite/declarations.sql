@@ -1,6 +1,7 @@
 -- One generation of the read model (see projections/src/generations.rs): `{g}` stands for
 -- the generation's suffix (`_g3`); queries read the serving generation through views named
--- without it (`declarations`).
+-- without it (`declarations`). Each index is one line starting `CREATE INDEX`: a rebuild
+-- creates them after it has loaded the rows (faster than keeping them up to date row by row).
 -- The `declarations` read model: one row per declaration stream, and its current item lines.
 -- Portable types: ids and codes as TEXT, decimals as TEXT (exact, e.g. '1020.00'), dates as
 -- 'YYYY-MM-DD', instants as RFC 3339 UTC with six fractional digits

@@ -85,6 +85,8 @@ struct Folded {
     row: Option<DeclarationRow>,
     items: Vec<ItemRow>,
     items_changed: bool,
+    /// Whether the table held it before this batch (only then are there lines to delete).
+    stored: bool,
 }
 
 /// Applies a batch set-based: decodes every event, loads the declarations it touches in a
@@ -128,6 +130,7 @@ async fn apply(
                 row: Some(row),
                 items,
                 items_changed: false,
+                stored: true,
             };
             (id, stored)
         })
@@ -150,16 +153,21 @@ async fn apply(
         .filter_map(|id| folded.get(id)?.row.as_ref())
         .collect();
     sql::upsert_many(tx, tables, &rows).await?;
-    let items: Vec<(Uuid, &[ItemRow])> = order
+    let changed: Vec<(Uuid, &Folded)> = order
         .iter()
-        .filter_map(|id| {
-            let declaration = folded.get(id)?;
-            declaration
-                .items_changed
-                .then_some((*id, declaration.items.as_slice()))
-        })
+        .filter_map(|id| Some((*id, folded.get(id)?)))
+        .filter(|(_, declaration)| declaration.items_changed)
         .collect();
-    sql::replace_items(tx, tables, &items).await?;
+    let stale: Vec<Uuid> = changed
+        .iter()
+        .filter(|(_, declaration)| declaration.stored)
+        .map(|(id, _)| *id)
+        .collect();
+    let items: Vec<(Uuid, &[ItemRow])> = changed
+        .iter()
+        .map(|(id, declaration)| (*id, declaration.items.as_slice()))
+        .collect();
+    sql::replace_items(tx, tables, &stale, &items).await?;
     Ok(())
 }
 

@@ -281,20 +281,22 @@ pub(crate) async fn upsert_many(
     Ok(())
 }
 
-/// Replaces the item lines of each declaration listed with the lines given.
+/// Deletes the stored item lines of the declarations `stale`, then writes the lines given for
+/// each declaration listed.
 pub(crate) async fn replace_items(
     tx: &mut AnyConnection,
     tables: &Tables,
+    stale: &[Uuid],
     declarations: &[(Uuid, &[ItemRow])],
 ) -> Result<(), sqlx::Error> {
     let table = tables.name(ITEMS);
-    for chunk in declarations.chunks(ROWS_PER_STATEMENT) {
+    for chunk in stale.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "DELETE FROM {table} WHERE declaration_id IN ({})",
             parameters(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, _) in chunk {
+        for id in chunk {
             query = query.bind(id.to_string());
         }
         query.execute(&mut *tx).await?;
