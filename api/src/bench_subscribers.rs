@@ -35,6 +35,7 @@ use tokio::task::JoinError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +57,8 @@ const CONNECTING_AT_ONCE: usize = 64;
 const FILINGS_IN_FLIGHT: usize = 1024;
 /// Reconnections per subscriber after the server closed it (e.g. 4499, too slow).
 const MAX_RECONNECTS: u32 = 5;
+/// Each connection's read buffer: room for a burst of some 100 deliveries per read.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open files beyond one per subscriber: the runtime, the HTTP client, stdio.
 const SPARE_FILES: u64 = 64;
@@ -573,8 +576,11 @@ async fn handshake(url: &str, credentials: &Credentials, after: u64) -> Result<S
     request
         .headers_mut()
         .insert("sec-websocket-protocol", HeaderValue::from_static(PROTOCOL));
-    // Nagle off: a delivery is one small frame, it should not wait for the previous one's ACK.
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+    // tungstenite zero-fills its whole read buffer on the first read: 128 KiB by default,
+    // 125 MiB for 1,000 connections, which would swamp the client's RSS. Nagle off: a delivery
+    // is one small frame, it should not wait for the previous one's ACK.
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let payload = match credentials {
