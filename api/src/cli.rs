@@ -306,6 +306,10 @@ pub enum BenchCommand {
     /// Rebuilds a projection from position 0 and times the catch-up (events/s). It empties
     /// and rebuilds the read model: run it on a bench database, not beside a live server.
     Projection(BenchProjectionArgs),
+    /// WebSocket subscribers to a running server's event log while declarations are filed,
+    /// with an admin's token (it reads every category and files for any declarant): delivery
+    /// lag per event and subscriber, exactly-once check, server RSS.
+    Subscribers(crate::bench_subscribers::SubscribersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -757,6 +761,7 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             json(&report)?
         }
+        BenchCommand::Subscribers(args) => json(&crate::bench_subscribers::run(&args).await?)?,
     };
     print(&line)
 }

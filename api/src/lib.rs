@@ -11,6 +11,7 @@ pub mod batch_client;
 pub mod batches;
 pub mod bench;
 pub mod bench_batch;
+pub mod bench_subscribers;
 pub mod cli;
 pub mod config;
 pub mod demo;

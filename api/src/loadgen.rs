@@ -26,7 +26,7 @@ const ORIGINS: [&str; 5] = ["US", "CN", "DE", "JP", "VN"];
 /// Requests in flight at most; past it the generator reports the backlog as errors.
 const MAX_IN_FLIGHT: usize = 1024;
 
-const MUTATION: &str = "mutation File($input: DeclarationInput!) { \
+pub(crate) const MUTATION: &str = "mutation File($input: DeclarationInput!) { \
     fileDeclaration(input: $input) { id status lane } }";
 
 #[derive(Debug, Clone)]
@@ -179,7 +179,7 @@ fn interpret(value: &Value) -> Answer {
 }
 
 /// A valid import declaration of `items` lines, CIF in US dollars, unique by LRN.
-fn filing(declarant: &str, run: &str, n: u64, items: usize) -> Value {
+pub(crate) fn filing(declarant: &str, run: &str, n: u64, items: usize) -> Value {
     let lines: Vec<Value> = (0..items)
         .map(|i| {
             let k = n as usize + i;
