@@ -467,7 +467,11 @@ mod tests {
         ] {
             for backend in [Backend::Sqlite, Backend::Postgres] {
                 let (ddl, indexes) = Tables::of(1).schema(projection.schema(backend));
-                assert!(!ddl.contains("INDEX"), "{ddl}");
+                assert!(
+                    !ddl.lines()
+                        .any(|line| line.starts_with("CREATE") && line.contains("INDEX")),
+                    "{ddl}"
+                );
                 assert!(!indexes.is_empty());
                 for index in indexes {
                     assert!(index.ends_with(';') && index.contains("_g1 ON "), "{index}");

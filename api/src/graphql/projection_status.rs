@@ -38,7 +38,7 @@ impl ProjectionStatuses {
 pub enum ProjectionState {
     /// Another process runs this projection; this one takes over if that process dies.
     Standby,
-    /// Reading its checkpoint (or rebuilding).
+    /// Preparing its serving generation and reading its checkpoint.
     Starting,
     /// Applying the events committed before it started.
     CatchingUp,
