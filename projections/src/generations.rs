@@ -5,8 +5,9 @@
 //! for the suffix). Queries never name a generation: they read views named as the tables
 //! (`declarations`), which select from the serving generation's tables. A rebuild fills a new
 //! generation from position 0 while the old one keeps serving, then [`switch`] repoints the
-//! views, marks the new generation serving and drops the old tables in one transaction: a query
-//! sees the old model or the new one, never an empty or half-built one.
+//! views and marks the new generation serving in one transaction (the old tables are dropped
+//! just after, in another): a query sees the old model or the new one, never an empty or
+//! half-built one, and never one behind what it saw before.
 //!
 //! `projection_generations` holds every generation with its checkpoint and state:
 //! `requested` (an operator asked for a rebuild; no tables yet), `building`, `serving` (one per
@@ -295,25 +296,34 @@ async fn retire(tx: &mut AnyConnection, generation: &Generation) -> Result<(), P
 }
 
 /// Makes `building` (standing at `position`) the serving generation in place of `serving`:
-/// repoints the views, records both states and drops the old tables, all in the caller's
-/// transaction. [`ProjectionError::Superseded`] when either moved meanwhile.
+/// repoints the views and records both states, in the caller's transaction (the old tables
+/// are dropped after it commits, [`drop_retired`]). `Ok(false)`, changing nothing, when the serving generation has meanwhile moved
+/// beyond `position` (a process of its version still follows it): the caller rolls back,
+/// catches up and tries again, so a query never sees the model step back.
+/// [`ProjectionError::Superseded`] when `building` is no longer building at `position`.
 pub(crate) async fn switch(
     tx: &mut AnyConnection,
     projection: &dyn Projection,
     serving: &Generation,
     building: &Generation,
     position: u64,
-) -> Result<(), ProjectionError> {
-    // The serving one steps down first: at most one generation serves at any moment.
+) -> Result<bool, ProjectionError> {
+    // The serving one steps down first, at most one generation serving at any moment; the
+    // position check is in the same statement, so a commit of its follower in between (which
+    // waits for this row) cannot slip past it.
     let stepped_down = sqlx::query(
         "UPDATE projection_generations SET state = 'retired', retired_at = $1 \
-         WHERE name = $2 AND generation = $3 AND state = 'serving'",
+         WHERE name = $2 AND generation = $3 AND state = 'serving' AND position <= $4",
     )
     .bind(format_time(Utc::now()))
     .bind(serving.name.clone())
     .bind(to_i64(serving.generation))
+    .bind(to_i64(position))
     .execute(&mut *tx)
     .await?;
+    if stepped_down.rows_affected() != 1 {
+        return Ok(false);
+    }
     let promoted = sqlx::query(
         "UPDATE projection_generations SET state = 'serving', switched_at = $1 \
          WHERE name = $2 AND generation = $3 AND state = 'building' AND position = $4",
@@ -324,11 +334,22 @@ pub(crate) async fn switch(
     .bind(to_i64(position))
     .execute(&mut *tx)
     .await?;
-    if stepped_down.rows_affected() != 1 || promoted.rows_affected() != 1 {
+    if promoted.rows_affected() != 1 {
         return Err(ProjectionError::Superseded { expected: position });
     }
     publish_views(tx, projection, &building.tables()).await?;
-    drop_tables(tx, projection, &serving.tables()).await
+    Ok(true)
+}
+
+/// Drops the tables of a generation just retired. Apart from the switch-over: a process of
+/// the retired version may still be writing to them, and waits for the switch's row lock
+/// (dropping in the same transaction would wait for that process in turn).
+pub(crate) async fn drop_retired(
+    tx: &mut AnyConnection,
+    projection: &dyn Projection,
+    retired: &Generation,
+) -> Result<(), ProjectionError> {
+    drop_tables(tx, projection, &retired.tables()).await
 }
 
 /// Points the views of `projection`'s tables at `tables`.

@@ -498,19 +498,22 @@ impl Runner {
             let Some(serving) = generations::find(&mut tx, name, false).await? else {
                 return Err(ProjectionError::Superseded { expected: reached });
             };
-            if serving.position > reached {
-                // Another process still follows the serving generation: catch up again.
+            let projection = self.projection.as_ref();
+            if !generations::switch(&mut tx, projection, &serving, building, reached).await? {
+                // Another process still follows the serving generation and stands further
+                // on: catch up again (the transaction rolls back).
                 continue;
             }
-            generations::switch(
-                &mut tx,
-                self.projection.as_ref(),
-                &serving,
-                building,
-                reached,
-            )
-            .await?;
             tx.commit().await?;
+            let dropped = async {
+                let mut tx = self.models.begin_write().await?;
+                generations::drop_retired(&mut tx, projection, &serving).await?;
+                tx.commit().await?;
+                Ok::<_, ProjectionError>(())
+            };
+            if let Err(error) = dropped.await {
+                tracing::warn!(projection = name, generation = serving.generation, %error, "cannot drop the retired generation's tables");
+            }
             tracing::info!(
                 projection = name,
                 from = serving.generation,
