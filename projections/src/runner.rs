@@ -541,7 +541,12 @@ impl Runner {
         let stored = generations::get(&self.models, &target.name, target.generation).await?;
         let from = match stored {
             Some(stored) if stored.state == role.state() => stored.position,
-            _ => return Err(ProjectionError::Superseded { expected: 0 }),
+            // Switched, abandoned or retired by another runner meanwhile.
+            _ => {
+                return Err(ProjectionError::Superseded {
+                    expected: target.position,
+                });
+            }
         };
         self.progress(role, from, State::CatchingUp);
         // Read the head before the events: the read below covers at least up to it, so every
