@@ -14,17 +14,20 @@
 //! | `read_models` | [`ReadModels`]: the pool on the event store's database, read-model migrations |
 //! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
 //! | [`batches`] | the `batches` read model: [`BatchesProjection`] and its list |
+//! | [`warehouse`] | the Customs Data Warehouse: [`WarehouseProjection`] and OLAP [`warehouse::Cube`] queries |
 
 pub mod batches;
 pub mod declarations;
 pub mod generations;
 mod leader;
+pub mod warehouse;
 mod read_models;
 mod runner;
 mod stored;
 
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
+pub use warehouse::WarehouseProjection;
 pub use generations::{Generation, GenerationState, RequestError, Tables, request_rebuild};
 pub use read_models::{Backend, ReadModels};
 pub use runner::{Projection, ProjectionError, Rebuild, Runner, State, Status};
