@@ -17,7 +17,7 @@ use commands::reference::ImportError;
 use futures::FutureExt as _;
 use projections::BatchesProjection;
 use projections::declarations::DeclarationsProjection;
-use projections::{ReadModels, Runner};
+use projections::{ReadModels, Runner, WarehouseProjection};
 use serde::Serialize;
 
 use crate::auth::api_key::{self, ApiKeyError};
@@ -98,7 +98,7 @@ pub enum ProjectionsCommand {
 }
 
 /// The projections `aduana serve` runs, by name.
-pub const PROJECTIONS: [&str; 2] = ["declarations", "batches"];
+pub const PROJECTIONS: [&str; 3] = ["declarations", "batches", "warehouse"];
 
 #[derive(Debug, Args)]
 pub struct ProjectionsRebuildArgs {
@@ -406,27 +406,24 @@ impl Cli {
                 let models = ReadModels::open(args.store.database_url().expose())
                     .await
                     .context("cannot open the read models")?;
-                let declarations = Runner::new(
-                    store.clone(),
-                    models.clone(),
-                    Arc::new(DeclarationsProjection),
-                );
-                let batches =
-                    Runner::new(store.clone(), models.clone(), Arc::new(BatchesProjection));
                 // The first generation of each read model, so queries find its views.
-                declarations
-                    .prepare()
-                    .await
-                    .context("cannot prepare the declarations read model")?;
-                batches
-                    .prepare()
-                    .await
-                    .context("cannot prepare the batches read model")?;
-                let runners = vec![declarations.status(), batches.status()];
+                let mut runners = Vec::new();
+                for name in PROJECTIONS {
+                    let runner = Runner::new(store.clone(), models.clone(), projection(name)?);
+                    runner
+                        .prepare()
+                        .await
+                        .with_context(|| format!("cannot prepare the {name} read model"))?;
+                    runners.push(runner);
+                }
+                let statuses = runners.iter().map(Runner::status).collect();
                 let (stop_projection, stopped) = tokio::sync::oneshot::channel::<()>();
                 let projection_task = tokio::spawn(async move {
                     let stopped = async move { stopped.await.unwrap_or(()) }.shared();
-                    tokio::join!(declarations.run(stopped.clone()), batches.run(stopped));
+                    futures::future::join_all(
+                        runners.iter().map(|runner| runner.run(stopped.clone())),
+                    )
+                    .await;
                 });
                 let (state, follower) =
                     AppState::load(store, tokens, args.graphql, ReadModelQueries::new(&models))
@@ -435,7 +432,7 @@ impl Cli {
                 let state = state
                     .with_batch_settings(args.batches.settings())
                     .with_portal(args.portal.state())
-                    .with_projections(runners);
+                    .with_projections(statuses);
                 let app = App::bind(args.listen, state)
                     .await
                     .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -703,11 +700,7 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
             json(&report)?
         }
         BenchCommand::Projection(args) => {
-            let projection: Arc<dyn projections::Projection> = match args.projection.as_str() {
-                "declarations" => Arc::new(DeclarationsProjection),
-                "batches" => Arc::new(BatchesProjection),
-                other => anyhow::bail!("no projection {other:?}: declarations or batches"),
-            };
+            let projection = projection(&args.projection)?;
             let store = args.store.open().await?;
             let models = ReadModels::open(args.store.database_url().expose())
                 .await
@@ -843,11 +836,17 @@ async fn follow_rebuild(
 
 /// The events `name`'s projection reads.
 fn runner_filter(name: &str) -> eventstore::Filter {
-    use projections::Projection as _;
-    match name {
-        "batches" => BatchesProjection.filter(),
-        _ => DeclarationsProjection.filter(),
-    }
+    projection(name).map_or_else(|_| eventstore::Filter::all(), |p| p.filter())
+}
+
+/// The projection named `name` (one of [`PROJECTIONS`]).
+fn projection(name: &str) -> anyhow::Result<Arc<dyn projections::Projection>> {
+    Ok(match name {
+        "declarations" => Arc::new(DeclarationsProjection),
+        "batches" => Arc::new(BatchesProjection),
+        "warehouse" => Arc::new(WarehouseProjection),
+        other => anyhow::bail!("no projection {other:?}: {}", PROJECTIONS.join(", ")),
+    })
 }
 
 fn json(report: &impl Serialize) -> anyhow::Result<String> {

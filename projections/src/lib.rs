@@ -20,14 +20,14 @@ pub mod batches;
 pub mod declarations;
 pub mod generations;
 mod leader;
-pub mod warehouse;
 mod read_models;
 mod runner;
 mod stored;
+pub mod warehouse;
 
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
-pub use warehouse::WarehouseProjection;
 pub use generations::{Generation, GenerationState, RequestError, Tables, request_rebuild};
 pub use read_models::{Backend, ReadModels};
 pub use runner::{Projection, ProjectionError, Rebuild, Runner, State, Status};
+pub use warehouse::WarehouseProjection;

@@ -158,7 +158,9 @@ impl Measure {
             NetMass => mass(MASS),
             Quantity => mass(QUANTITY),
             Items => Decimal::from_i128_with_scale(sums.items, 0),
-            AverageCustomsValue => return ratio(money(CV), Decimal::from_i128_with_scale(sums.items, 0), 2),
+            AverageCustomsValue => {
+                return ratio(money(CV), Decimal::from_i128_with_scale(sums.items, 0), 2);
+            }
             EffectiveDutyRate => return ratio(money(DUTY), money(CV), 6),
             UnitValue => return ratio(money(CV), mass(MASS), 2),
         };
@@ -333,7 +335,10 @@ impl CubeResult {
 
     /// The grand total's values (the last row and column).
     pub fn grand_total(&self) -> Option<&[Option<Decimal>]> {
-        self.cell(self.rows.len().checked_sub(1)?, self.columns.len().checked_sub(1)?)
+        self.cell(
+            self.rows.len().checked_sub(1)?,
+            self.columns.len().checked_sub(1)?,
+        )
     }
 }
 
@@ -416,7 +421,11 @@ impl CubeQuery {
     /// Checks the query and applies its drill.
     fn plan(&self) -> Result<Plan, CubeError> {
         if self.measures.is_empty() {
-            return Err(CubeError::invalid("NO_MEASURES", "measures", "name at least one measure"));
+            return Err(CubeError::invalid(
+                "NO_MEASURES",
+                "measures",
+                "name at least one measure",
+            ));
         }
         if self.measures.len() > Measure::ALL.len() {
             return Err(CubeError::invalid(
@@ -446,9 +455,10 @@ impl CubeQuery {
                     format!("{} is the finest level of its dimension", drill.level),
                 ));
             };
-            let key = drill.level.parse(&drill.member).map_err(|e| {
-                CubeError::invalid("INVALID_MEMBER", "drill.member", e.to_string())
-            })?;
+            let key = drill
+                .level
+                .parse(&drill.member)
+                .map_err(|e| CubeError::invalid("INVALID_MEMBER", "drill.member", e.to_string()))?;
             conditions.push(Condition {
                 level: drill.level,
                 members: vec![key],
@@ -710,9 +720,15 @@ impl Cube {
             let mut keys = Vec::with_capacity(levels.len());
             for (i, level) in levels.iter().enumerate() {
                 let key = if level.is_integer() {
-                    Key::Int(row.try_get(i).map_err(|e| CubeError::Corrupt(e.to_string()))?)
+                    Key::Int(
+                        row.try_get(i)
+                            .map_err(|e| CubeError::Corrupt(e.to_string()))?,
+                    )
                 } else {
-                    Key::Text(row.try_get(i).map_err(|e| CubeError::Corrupt(e.to_string()))?)
+                    Key::Text(
+                        row.try_get(i)
+                            .map_err(|e| CubeError::Corrupt(e.to_string()))?,
+                    )
                 };
                 keys.push(key);
             }
@@ -758,10 +774,8 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
         for (keys, sums) in &groups {
             totals.entry(&keys[0]).or_default().add(sums);
         }
-        let mut ranked: Vec<(&Key, Option<Decimal>)> = totals
-            .iter()
-            .map(|(k, s)| (*k, top.by.value(s)))
-            .collect();
+        let mut ranked: Vec<(&Key, Option<Decimal>)> =
+            totals.iter().map(|(k, s)| (*k, top.by.value(s))).collect();
         ranked.sort_by(|a, b| compare_values(b.1, a.1).then_with(|| a.0.cmp(b.0)));
         ranked
             .into_iter()
@@ -781,7 +795,11 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
         };
         let column: Path = column_keys.iter().cloned().map(Slot::Key).collect();
         // "Others" is a leaf at the first level: it has no members under it.
-        let depths: &[usize] = if row == [Slot::Others] { &[0, 1] } else { &row_depths };
+        let depths: &[usize] = if row == [Slot::Others] {
+            &[0, 1]
+        } else {
+            &row_depths
+        };
         for &rd in depths {
             for &cd in &column_depths {
                 sums.entry((row[..rd].to_vec(), column[..cd].to_vec()))
@@ -790,7 +808,11 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
             }
         }
     }
-    let row_totals = |path: &Path| sums.get(&(path.clone(), Vec::new())).copied().unwrap_or_default();
+    let row_totals = |path: &Path| {
+        sums.get(&(path.clone(), Vec::new()))
+            .copied()
+            .unwrap_or_default()
+    };
     let row_paths = ordered_paths(
         sums.keys().map(|(r, _)| r),
         nrows,
@@ -800,8 +822,12 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
             Some(measure) => {
                 let (x, y) = (measure.value(&row_totals(a)), measure.value(&row_totals(b)));
                 let by_value = compare_values(x, y);
-                (if plan.order.descending { by_value.reverse() } else { by_value })
-                    .then_with(|| a.cmp(b))
+                (if plan.order.descending {
+                    by_value.reverse()
+                } else {
+                    by_value
+                })
+                .then_with(|| a.cmp(b))
             }
         },
         plan.order.by.is_none() && plan.order.descending,
@@ -818,8 +844,11 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
         .iter()
         .map(|p| header(p, &plan.columns))
         .collect();
-    let column_index: HashMap<&Path, usize> =
-        column_paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
+    let column_index: HashMap<&Path, usize> = column_paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p, i))
+        .collect();
     let row_index: HashMap<&Path, usize> =
         row_paths.iter().enumerate().map(|(i, p)| (p, i)).collect();
     let mut cells: Vec<Cell> = sums
@@ -892,7 +921,11 @@ fn ordered_paths<'a>(
             let others = |p: &Path| p.last() == Some(&Slot::Others);
             others(a).cmp(&others(b)).then_with(|| {
                 let order = cmp(a, b);
-                if reverse_codes { order.reverse() } else { order }
+                if reverse_codes {
+                    order.reverse()
+                } else {
+                    order
+                }
             })
         });
     }

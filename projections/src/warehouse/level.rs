@@ -279,10 +279,10 @@ impl Level {
                 .iter()
                 .any(|o| o.as_str() == code)
                 .then(|| Key::Text(code.to_owned())),
-            Trader | Declarant | Office | TransportMode | Preference => (!code.is_empty()
-                && code.len() <= 64
-                && !code.chars().any(char::is_control))
-            .then(|| Key::Text(code.to_owned())),
+            Trader | Declarant | Office | TransportMode | Preference => {
+                (!code.is_empty() && code.len() <= 64 && !code.chars().any(char::is_control))
+                    .then(|| Key::Text(code.to_owned()))
+            }
         };
         key.ok_or_else(error)
     }
@@ -310,7 +310,10 @@ impl Level {
     pub fn label(self, code: &str) -> String {
         use Level::*;
         let known = match self {
-            HsSection => SECTIONS.iter().find(|s| s.0 == code).map(|s| s.1.to_owned()),
+            HsSection => SECTIONS
+                .iter()
+                .find(|s| s.0 == code)
+                .map(|s| s.1.to_owned()),
             Origin | Dispatch => CountryCode::parse(code).ok().map(|c| c.name().to_owned()),
             OriginRegion => REGION_NAMES
                 .iter()
@@ -377,21 +380,53 @@ const SECTIONS: [(&str, &str, u8); 21] = [
     ("I", "Live animals; animal products", 5),
     ("II", "Vegetable products", 14),
     ("III", "Animal, vegetable or microbial fats and oils", 15),
-    ("IV", "Prepared foodstuffs; beverages, spirits, vinegar; tobacco", 24),
+    (
+        "IV",
+        "Prepared foodstuffs; beverages, spirits, vinegar; tobacco",
+        24,
+    ),
     ("V", "Mineral products", 27),
     ("VI", "Products of the chemical or allied industries", 38),
     ("VII", "Plastics and rubber and articles thereof", 40),
-    ("VIII", "Raw hides and skins, leather, furskins; travel goods", 43),
+    (
+        "VIII",
+        "Raw hides and skins, leather, furskins; travel goods",
+        43,
+    ),
     ("IX", "Wood, cork, straw and plaiting materials", 46),
     ("X", "Pulp of wood; paper and paperboard", 49),
     ("XI", "Textiles and textile articles", 63),
-    ("XII", "Footwear, headgear, umbrellas; artificial flowers", 67),
-    ("XIII", "Articles of stone, plaster, cement; ceramics; glass", 70),
-    ("XIV", "Pearls, precious stones and metals; jewellery; coin", 71),
+    (
+        "XII",
+        "Footwear, headgear, umbrellas; artificial flowers",
+        67,
+    ),
+    (
+        "XIII",
+        "Articles of stone, plaster, cement; ceramics; glass",
+        70,
+    ),
+    (
+        "XIV",
+        "Pearls, precious stones and metals; jewellery; coin",
+        71,
+    ),
     ("XV", "Base metals and articles of base metal", 83),
-    ("XVI", "Machinery and mechanical appliances; electrical equipment", 85),
-    ("XVII", "Vehicles, aircraft, vessels and transport equipment", 89),
-    ("XVIII", "Optical, medical, measuring instruments; clocks; musical instruments", 92),
+    (
+        "XVI",
+        "Machinery and mechanical appliances; electrical equipment",
+        85,
+    ),
+    (
+        "XVII",
+        "Vehicles, aircraft, vessels and transport equipment",
+        89,
+    ),
+    (
+        "XVIII",
+        "Optical, medical, measuring instruments; clocks; musical instruments",
+        92,
+    ),
     ("XIX", "Arms and ammunition", 93),
     ("XX", "Miscellaneous manufactured articles", 96),
     ("XXI", "Works of art, collectors' pieces and antiques", 99),

@@ -183,7 +183,9 @@ async fn apply(
             Folded {
                 pending_stored: pending.is_some(),
                 pending,
-                current: stored_facts.remove(id).map_or(Current::None, Current::Stored),
+                current: stored_facts
+                    .remove(id)
+                    .map_or(Current::None, Current::Stored),
                 ..Folded::default()
             }
         });
@@ -278,8 +280,12 @@ fn fold(
                     next
                 }
                 Current::New(range) => {
-                    let next =
-                        fact::corrected(&new_facts[range.clone()], e.additional_tax, e.drawback, e.at)?;
+                    let next = fact::corrected(
+                        &new_facts[range.clone()],
+                        e.additional_tax,
+                        e.drawback,
+                        e.at,
+                    )?;
                     for fact in &mut new_facts[range.clone()] {
                         fact.valid_to = Some(at);
                     }

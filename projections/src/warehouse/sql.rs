@@ -68,16 +68,13 @@ pub(crate) async fn load_pending(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        let rows = query
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
         for row in rows {
             let id: String = row.try_get(0).map_err(|e| e.to_string())?;
             let state: String = row.try_get(1).map_err(|e| e.to_string())?;
             let id = Uuid::parse_str(&id).map_err(|e| format!("pending id {id:?}: {e}"))?;
-            let pending = serde_json::from_str(&state)
-                .map_err(|e| format!("pending state of {id}: {e}"))?;
+            let pending =
+                serde_json::from_str(&state).map_err(|e| format!("pending state of {id}: {e}"))?;
             found.insert(id, pending);
         }
     }
@@ -137,10 +134,7 @@ pub(crate) async fn load_current(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        let rows = query
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| e.to_string())?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(|e| e.to_string())?;
         for row in rows {
             let fact = decode_fact(&row)?;
             found.entry(fact.declaration_id).or_default().push(fact);
