@@ -1,6 +1,7 @@
 //! How read models store values as portable text, shared by every projection: instants as
 //! fixed-width RFC 3339 (text order is time order), names through the domain's serde names,
-//! counts as `i64`, and the opaque keyset cursors of list pages.
+//! counts as `i64`, the opaque keyset cursors of list pages, numbered SQL parameter lists and
+//! the id of a `<category>-<uuid>` stream.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -44,4 +45,38 @@ pub(crate) fn decode_cursor(cursor: &str) -> Option<(String, String)> {
     let at = parse_time(at).ok()?;
     let id = Uuid::parse_str(id).ok()?;
     Some((format_time(at), id.to_string()))
+}
+
+/// `($1, $2, ...), (...)`: `rows` groups of `columns` numbered parameters.
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        text.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            text.push('$');
+            text.push_str(&(row * columns + column + 1).to_string());
+        }
+        text.push(')');
+    }
+    text
+}
+
+/// `$1, $2, ..., $n`.
+pub(crate) fn parameters(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The id in a stream id `<category>-<uuid>`.
+pub(crate) fn stream_uuid(category: &str, stream_id: &str) -> Option<Uuid> {
+    let rest = stream_id.strip_prefix(category)?.strip_prefix('-')?;
+    Uuid::parse_str(rest).ok()
 }

@@ -16,7 +16,7 @@ use super::row::{DeclarationRow, ItemRow};
 use super::{DECLARATIONS, ITEMS};
 use crate::generations::Tables;
 pub(crate) use crate::stored::{format_time, parse_time};
-use crate::stored::{parse_name, to_i64};
+use crate::stored::{parameters, parse_name, placeholders, to_i64};
 
 /// The columns of `declarations`, in the order [`decode_row`] reads and [`upsert`] binds.
 pub(crate) const COLUMNS: &str = "id, declarant, lrn, declaration_type, importer, exporter, \
@@ -157,34 +157,6 @@ pub(crate) fn decode_item(row: &AnyRow) -> Result<ItemRow, String> {
 const ROWS_PER_STATEMENT: usize = 500;
 /// Item lines per INSERT (7 parameters each).
 const ITEMS_PER_STATEMENT: usize = 1000;
-
-/// `($1, $2, ...), (...)`: `rows` groups of `columns` numbered parameters.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let mut text = String::with_capacity(rows * columns * 5);
-    for row in 0..rows {
-        if row > 0 {
-            text.push_str(", ");
-        }
-        text.push('(');
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            text.push('$');
-            text.push_str(&(row * columns + column + 1).to_string());
-        }
-        text.push(')');
-    }
-    text
-}
-
-/// `$1, $2, ..., $n`.
-fn parameters(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// The stored rows and item lines of the declarations `ids`, by id; absent ids have none.
 pub(crate) async fn load_many(

@@ -34,6 +34,7 @@ use uuid::Uuid;
 use crate::generations::Tables;
 use crate::read_models::Backend;
 use crate::runner::{Projection, ProjectionError};
+use crate::stored::stream_uuid;
 use fact::Pending;
 
 /// The stream category this projection reads.
@@ -129,7 +130,7 @@ async fn apply(
     let mut decoded = Vec::with_capacity(events.len());
     for event in events {
         let fail = |message: String| ProjectionError::handler(event, message);
-        let id = stream_uuid(&event.stream_id)
+        let id = stream_uuid(CATEGORY, &event.stream_id)
             .ok_or_else(|| fail(format!("{} is not declaration-<uuid>", event.stream_id)))?;
         let payload =
             DeclarationEvent::decode(&event.event_type, event.schema_version, &event.payload)
@@ -299,10 +300,4 @@ fn fold(
         E::DeclarationRejected(_) | E::InspectionRecorded(_) | E::PaymentRecorded(_) => {}
     }
     Ok(())
-}
-
-/// The declaration id in a stream id `declaration-<uuid>`.
-fn stream_uuid(stream_id: &str) -> Option<Uuid> {
-    let rest = stream_id.strip_prefix(CATEGORY)?.strip_prefix('-')?;
-    Uuid::parse_str(rest).ok()
 }

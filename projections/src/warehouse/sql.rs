@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::fact::{Fact, Pending};
 use super::{FACTS, PENDING};
 use crate::generations::Tables;
+use crate::stored::{parameters, placeholders};
 
 /// The columns of `warehouse_facts` as [`insert_facts`] binds them and [`decode_fact`] reads.
 pub(crate) const FACT_COLUMNS: &str = "declaration_id, line, revision, valid_from, valid_to, \
@@ -23,34 +24,6 @@ const ROWS_PER_INSERT: usize = 400;
 /// Keys per `IN (...)` list.
 const KEYS_PER_SELECT: usize = 500;
 
-fn placeholders(rows: usize, arity: usize) -> String {
-    let mut sql = String::with_capacity(rows * arity * 5);
-    let mut n = 0;
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for column in 0..arity {
-            if column > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-fn list(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// The staged state of those of `ids` that have one.
 pub(crate) async fn load_pending(
     tx: &mut AnyConnection,
@@ -62,7 +35,7 @@ pub(crate) async fn load_pending(
         let sql = format!(
             "SELECT declaration_id, state FROM {} WHERE declaration_id IN ({})",
             tables.name(PENDING),
-            list(chunk.len())
+            parameters(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -92,7 +65,7 @@ pub(crate) async fn write_pending(
     for chunk in delete.chunks(KEYS_PER_SELECT) {
         let sql = format!(
             "DELETE FROM {table} WHERE declaration_id IN ({})",
-            list(chunk.len())
+            parameters(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -128,7 +101,7 @@ pub(crate) async fn load_current(
             "SELECT {FACT_COLUMNS} FROM {} WHERE valid_to IS NULL AND declaration_id IN ({}) \
              ORDER BY declaration_id, line",
             tables.name(FACTS),
-            list(chunk.len())
+            parameters(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
