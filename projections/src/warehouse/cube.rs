@@ -815,7 +815,6 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
     };
     let row_paths = ordered_paths(
         sums.keys().map(|(r, _)| r),
-        nrows,
         plan.subtotals,
         |a, b| match plan.order.by {
             None => a.cmp(b),
@@ -832,13 +831,7 @@ fn assemble(plan: &Plan, groups: Vec<Group>) -> CubeResult {
         },
         plan.order.by.is_none() && plan.order.descending,
     );
-    let column_paths = ordered_paths(
-        sums.keys().map(|(_, c)| c),
-        plan.columns.len(),
-        plan.subtotals,
-        Ord::cmp,
-        false,
-    );
+    let column_paths = ordered_paths(sums.keys().map(|(_, c)| c), plan.subtotals, Ord::cmp, false);
     let rows: Vec<Header> = row_paths.iter().map(|p| header(p, &plan.rows)).collect();
     let columns: Vec<Header> = column_paths
         .iter()
@@ -894,7 +887,6 @@ fn compare_values(a: Option<Decimal>, b: Option<Decimal>) -> Ordering {
 /// last), each subtotal after its members, the total (the empty path) last.
 fn ordered_paths<'a>(
     paths: impl Iterator<Item = &'a Path>,
-    levels: usize,
     subtotals: bool,
     cmp: impl Fn(&Path, &Path) -> Ordering,
     reverse_codes: bool,
@@ -930,15 +922,15 @@ fn ordered_paths<'a>(
         });
     }
     let mut out = Vec::new();
-    fn walk(path: &Path, children: &HashMap<Path, Vec<Path>>, levels: usize, out: &mut Vec<Path>) {
+    fn walk(path: &Path, children: &HashMap<Path, Vec<Path>>, out: &mut Vec<Path>) {
         if let Some(kids) = children.get(path) {
             for kid in kids {
-                walk(kid, children, levels, out);
+                walk(kid, children, out);
             }
         }
         out.push(path.clone());
     }
-    walk(&Vec::new(), &children, levels, &mut out);
+    walk(&Vec::new(), &children, &mut out);
     out
 }
 

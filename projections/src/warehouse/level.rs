@@ -508,6 +508,7 @@ impl AuditOutcomeCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
