@@ -7,8 +7,8 @@
 //! drill-down, top-N, order, subtotals, as-of instants) must answer exactly, cell by cell,
 //! what plain folds over the events read back from the store give.
 //!
-//! The case count is fixed and the seed too (`ADUANA_ORACLE_SEED` picks another); nothing is
-//! written to disk. A failure prints the query (as JSON), the history's summary and the cells
+//! The case count is fixed and the seed too (`ADUANA_ORACLE_SEED` picks another seed,
+//! `ADUANA_ORACLE_CASES` another count, for longer hunts); nothing is written to disk. A failure prints the query (as JSON), the history's summary and the cells
 //! that differ.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -261,6 +261,13 @@ impl QuerySpec {
     }
 }
 
+fn cases() -> u32 {
+    std::env::var("ADUANA_ORACLE_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(CASES)
+}
+
 fn seed() -> u64 {
     std::env::var("ADUANA_ORACLE_SEED")
         .ok()
@@ -274,7 +281,7 @@ async fn oracle(db: TestDb) {
     let store = db.open().await;
     db.finish(store).await;
     let config = Config {
-        cases: CASES,
+        cases: cases(),
         failure_persistence: None,
         max_shrink_iters: 32,
         rng_seed: RngSeed::Fixed(seed()),

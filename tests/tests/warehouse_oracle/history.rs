@@ -90,9 +90,11 @@ pub struct DeclarationSpec {
     incoterm: usize,
     /// Days after 1 January 2020.
     filed_on: u32,
+    /// A first filing under the same LRN that validation rejects (an unknown tariff line).
+    rejected_first: bool,
     items: Vec<ItemSpec>,
-    /// New items, amended before the decision (when it is still open then).
-    amendment: Option<Vec<ItemSpec>>,
+    /// New items, amended in turn before the decision (while it is still open).
+    amendments: Vec<Vec<ItemSpec>>,
     fate: Fate,
     /// Post-clearance corrections in won: (additional tax, drawback).
     corrections: Vec<(i64, i64)>,
@@ -152,11 +154,16 @@ fn declaration() -> impl Strategy<Value = DeclarationSpec> {
         1 => Just(Fate::Withdrawn),
         1 => Just(Fate::LeftOpen),
     ];
+    let amendments = prop_oneof![
+        3 => Just(Vec::new()),
+        2 => prop::collection::vec(prop::collection::vec(item(), 1..5), 1..3),
+    ];
     (
         parties,
         0u32..2550,
+        prop::bool::weighted(0.15),
         prop::collection::vec(item(), 1..5),
-        prop::option::weighted(0.4, prop::collection::vec(item(), 1..5)),
+        amendments,
         fate,
         prop::collection::vec(correction(), 0..3),
     )
@@ -164,8 +171,9 @@ fn declaration() -> impl Strategy<Value = DeclarationSpec> {
             |(
                 (export, declarant, trader, office, mode, dispatch, currency, incoterm),
                 filed_on,
+                rejected_first,
                 items,
-                amendment,
+                amendments,
                 fate,
                 corrections,
             )| DeclarationSpec {
@@ -178,8 +186,9 @@ fn declaration() -> impl Strategy<Value = DeclarationSpec> {
                 currency,
                 incoterm,
                 filed_on,
+                rejected_first,
                 items,
-                amendment,
+                amendments,
                 fate,
                 corrections,
             },
@@ -361,12 +370,19 @@ pub async fn run(service: &DeclarationService, history: &History, runner: &Runne
     for (n, spec) in history.declarations.iter().enumerate() {
         let date = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
             + chrono::Days::new(u64::from(spec.filed_on));
+        let lrn = format!("L{n}");
+        if spec.rejected_first {
+            let mut broken = spec.filing(&lrn, &spec.items);
+            broken.items[0].hs_code = Some("9999999999".to_owned());
+            let outcome = service
+                .file_dated(&admin(), broken, Some(date))
+                .await
+                .unwrap();
+            assert_eq!(outcome.state.status, Status::Rejected);
+            summary.rejected += 1;
+        }
         let outcome = service
-            .file_dated(
-                &admin(),
-                spec.filing(&format!("L{n}"), &spec.items),
-                Some(date),
-            )
+            .file_dated(&admin(), spec.filing(&lrn, &spec.items), Some(date))
             .await
             .unwrap();
         if outcome.state.status == Status::Rejected {
@@ -385,7 +401,10 @@ pub async fn run(service: &DeclarationService, history: &History, runner: &Runne
             continue;
         };
         let id = outcome.id;
-        if let (true, Some(items)) = (open(&outcome), &spec.amendment) {
+        for items in &spec.amendments {
+            if !open(&outcome) {
+                break;
+            }
             let amended = service
                 .amend(
                     &spec.declarant(),
