@@ -91,7 +91,8 @@ pub enum Level {
     Declarant,
     /// The customs office.
     Office,
-    /// Mode of transport at the border (`1`, `4`, `10`, `40`).
+    /// Mode of transport at the border, the WCO code (`1` sea, `4` air; a KCS code such as `40`
+    /// is read as its WCO code).
     TransportMode,
     /// `green`, `yellow`, `red`.
     Lane,

@@ -64,7 +64,8 @@ pub enum Level {
     Trader,
     Declarant,
     Office,
-    /// The WCO or national code of the mode of transport at the border (`1`, `4`, `10`, `40`)
+    /// The WCO code of the mode of transport at the border (`1` sea … `4` air … `9`); a KCS
+    /// code (`40`) is read as its WCO code
     TransportMode,
     /// `green`, `yellow`, `red`
     Lane,
@@ -232,7 +233,8 @@ impl Level {
             Lane => "green, yellow or red",
             Regime => "import or export",
             AuditOutcome => "none, additionalTax, drawback or additionalTaxAndDrawback",
-            Trader | Declarant | Office | TransportMode | Preference => "1 to 64 characters",
+            TransportMode => "a WCO transport mode code 1-5 or 7-9 (or its KCS code, 10-90)",
+            Trader | Declarant | Office | Preference => "1 to 64 characters",
         }
     }
 
@@ -279,7 +281,11 @@ impl Level {
                 .iter()
                 .any(|o| o.as_str() == code)
                 .then(|| Key::Text(code.to_owned())),
-            Trader | Declarant | Office | TransportMode | Preference => {
+            // WCO codes (`4`), or the KCS ones (`40`) read as theirs: facts keep the WCO code.
+            TransportMode => domain::codes::TransportMode::parse(code)
+                .ok()
+                .map(|mode| Key::Text(mode.to_string())),
+            Trader | Declarant | Office | Preference => {
                 (!code.is_empty() && code.len() <= 64 && !code.chars().any(char::is_control))
                     .then(|| Key::Text(code.to_owned()))
             }
@@ -315,6 +321,9 @@ impl Level {
                 .find(|s| s.0 == code)
                 .map(|s| s.1.to_owned()),
             Origin | Dispatch => CountryCode::parse(code).ok().map(|c| c.name().to_owned()),
+            TransportMode => domain::codes::TransportMode::parse(code)
+                .ok()
+                .map(|mode| transport_mode_name(mode).to_owned()),
             OriginRegion => REGION_NAMES
                 .iter()
                 .find(|(r, _)| *r == code)
@@ -322,6 +331,20 @@ impl Level {
             _ => None,
         };
         known.unwrap_or_else(|| code.to_owned())
+    }
+}
+
+fn transport_mode_name(mode: domain::codes::TransportMode) -> &'static str {
+    use domain::codes::TransportMode::*;
+    match mode {
+        Sea => "Sea",
+        Rail => "Rail",
+        Road => "Road",
+        Air => "Air",
+        Post => "Post",
+        FixedInstallation => "Fixed installation",
+        InlandWaterway => "Inland waterway",
+        OwnPropulsion => "Own propulsion",
     }
 }
 
@@ -549,10 +572,20 @@ mod tests {
             (Level::Origin, "XX"),
             (Level::Lane, "blue"),
             (Level::Trader, ""),
+            (Level::TransportMode, "6"),
+            (Level::TransportMode, "45"),
         ] {
             let error = level.parse(code).unwrap_err();
             assert_eq!(error.level, level);
         }
+    }
+
+    #[test]
+    fn transport_modes_are_wco_codes_and_kcs_codes_read_as_theirs() {
+        let air = Level::TransportMode.parse("4").unwrap();
+        assert_eq!(Level::TransportMode.parse("40").unwrap(), air);
+        assert_eq!(Level::TransportMode.format(&air), "4");
+        assert_eq!(Level::TransportMode.label("4"), "Air");
     }
 
     #[test]
