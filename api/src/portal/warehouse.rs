@@ -361,9 +361,9 @@ mod tests {
     }
 
     #[test]
-    fn the_warehouse_is_for_officers_auditors_and_admins() {
+    fn the_warehouse_is_for_every_role_but_declarants_and_integrators() {
         for role in Role::ALL {
-            let expected = matches!(role, Role::Officer | Role::Auditor | Role::Admin);
+            let expected = !matches!(role, Role::Declarant | Role::Integrator);
             assert_eq!(may_view_warehouse(role), expected, "{role}");
         }
     }
