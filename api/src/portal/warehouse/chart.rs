@@ -12,7 +12,7 @@
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
-use super::number::{compact, percent};
+use super::number::{compact, grouped, percent};
 use super::scale::Scale;
 
 /// The drawing's width in user units; heights vary by chart.
@@ -72,6 +72,12 @@ fn frame(frame: &Frame<'_>, height: f64, drawing: Markup) -> Markup {
 /// "No data" in the middle of an empty plot.
 fn no_data(frame: &Frame<'_>, x: f64, y: f64) -> Markup {
     html! { text.no-data x=(px(x)) y=(px(y)) text-anchor="middle" { (frame.no_data) } }
+}
+
+/// A part's exact value, grouped: `3,100`.
+fn exact(value: Decimal) -> String {
+    let value = value.normalize();
+    grouped(value, value.scale())
 }
 
 fn shorten(text: &str) -> String {
@@ -226,7 +232,7 @@ pub fn stacked(f: &Frame<'_>, parts: &[Part]) -> Markup {
                 @let at = LEFT + LEGEND_ITEM * i as f64;
                 rect.(format!("seg {}", part.class)) x=(px(at)) y=(px(TOP + BAR + 22.0)) width="14" height="14" {}
                 text x=(px(at + 20.0)) y=(px(TOP + BAR + 34.0)) {
-                    (part.label) " " (percent(*value, total)) " (" (compact(part.value)) ")"
+                    (part.label) " " (percent(*value, total)) " (" (exact(part.value)) ")"
                 }
             }
         }
@@ -396,9 +402,9 @@ mod tests {
         let svg = stacked(
             &FRAME,
             &[
-                part("Green", "6", "green"),
-                part("Yellow", "3", "yellow"),
-                part("Red", "1", "red"),
+                part("Green", "6000", "green"),
+                part("Yellow", "3000", "yellow"),
+                part("Red", "1000", "red"),
             ],
         )
         .into_string();
@@ -408,6 +414,7 @@ mod tests {
         assert_eq!(widths, vec![422.4, 211.2, 70.4]);
         let xs: Vec<f64> = segments[..3].iter().map(|r| attr(r, "x")).collect();
         assert_eq!(xs, vec![8.0, 430.4, 641.6]);
+        assert!(svg.contains("Green 60.0 % (6,000)"));
         for share in ["60.0 %", "30.0 %", "10.0 %"] {
             assert!(svg.contains(share), "{share}");
         }
