@@ -52,15 +52,19 @@ pub enum Role {
     Admin,
     /// A machine client of another system (a port community system, a bank).
     Integrator,
+    /// Analyses the Customs Data Warehouse: reads its aggregates (`cube`, saved analyses),
+    /// never a single declaration, batch or event.
+    Analyst,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Declarant,
         Role::Officer,
         Role::Auditor,
         Role::Admin,
         Role::Integrator,
+        Role::Analyst,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Role {
             Self::Auditor => "auditor",
             Self::Admin => "admin",
             Self::Integrator => "integrator",
+            Self::Analyst => "analyst",
         }
     }
 }
@@ -200,6 +205,7 @@ impl From<Role> for commands::declaration::Role {
             Role::Auditor => Self::Auditor,
             Role::Admin => Self::Admin,
             Role::Integrator => Self::Integrator,
+            Role::Analyst => Self::Analyst,
         }
     }
 }

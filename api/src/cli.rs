@@ -98,11 +98,11 @@ pub enum ProjectionsCommand {
 }
 
 /// The projections `aduana serve` runs, by name.
-pub const PROJECTIONS: [&str; 3] = ["declarations", "batches", "warehouse"];
+pub const PROJECTIONS: [&str; 4] = ["declarations", "batches", "warehouse", "analyses"];
 
 #[derive(Debug, Args)]
 pub struct ProjectionsRebuildArgs {
-    /// The projection: declarations or batches.
+    /// The projection: declarations, batches, warehouse or analyses.
     pub name: String,
 
     /// Return once the request is recorded instead of waiting for the switch-over.
@@ -845,6 +845,7 @@ fn projection(name: &str) -> anyhow::Result<Arc<dyn projections::Projection>> {
         "declarations" => Arc::new(DeclarationsProjection),
         "batches" => Arc::new(BatchesProjection),
         "warehouse" => Arc::new(WarehouseProjection),
+        "analyses" => Arc::new(projections::AnalysesProjection),
         other => anyhow::bail!("no projection {other:?}: {}", PROJECTIONS.join(", ")),
     })
 }

@@ -5,10 +5,13 @@ use async_graphql::ErrorExtensions as _;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use commands::analysis::AnalysisCommandError;
 use commands::declaration::CommandError;
 use commands::reference::{ImportError, RowError};
+use domain::analysis::AnalysisError;
 use domain::declaration::DeclarationError;
 use eventstore::StoreError;
+use projections::warehouse::CubeError;
 use uuid::Uuid;
 
 /// Code for an argument the API itself refuses (a negative limit, a version below zero).
@@ -65,6 +68,10 @@ pub enum ApiError {
     Command(CommandError),
     /// Reference files with bad rows; nothing was imported.
     ReferenceData(Vec<RowError>),
+    /// A cube query refused (its code and the field of `query` at fault) or failed.
+    Cube(CubeError),
+    /// A saved analysis not saved or deleted.
+    Analysis(AnalysisCommandError),
     /// A fault on our side, described for the logs only.
     Internal(String),
 }
@@ -153,6 +160,22 @@ impl ApiError {
                 CommandError::Corrupt(_) => ErrorKind::Internal,
             },
             Self::ReferenceData(_) => ErrorKind::BadInput,
+            Self::Cube(error) => match error {
+                CubeError::Invalid { .. } | CubeError::TooLarge => ErrorKind::BadInput,
+                CubeError::Overflow => ErrorKind::Rejected,
+                CubeError::Database(_) => ErrorKind::Unavailable,
+                CubeError::Corrupt(_) => ErrorKind::Internal,
+            },
+            Self::Analysis(error) => match error {
+                AnalysisCommandError::Rejected(AnalysisError::NotFound) => ErrorKind::NotFound,
+                AnalysisCommandError::Rejected(AnalysisError::NotOwner { .. }) => {
+                    ErrorKind::Forbidden
+                }
+                AnalysisCommandError::Rejected(_) => ErrorKind::BadInput,
+                AnalysisCommandError::Conflict => ErrorKind::Conflict,
+                AnalysisCommandError::Store(source) => ErrorKind::of_store_error(source),
+                AnalysisCommandError::Corrupt(_) => ErrorKind::Internal,
+            },
             Self::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -172,14 +195,31 @@ impl ApiError {
                 _ => error.code(),
             },
             Self::ReferenceData(_) => REFERENCE_DATA_INVALID,
+            Self::Cube(error) => match self.kind() {
+                ErrorKind::Internal => INTERNAL,
+                _ => error.code(),
+            },
+            Self::Analysis(error) => match (error, self.kind()) {
+                (_, ErrorKind::Internal) => INTERNAL,
+                (AnalysisCommandError::Rejected(rejection), _) => rejection.code(),
+                (AnalysisCommandError::Conflict, _) => CONFLICT,
+                (AnalysisCommandError::Store(source), _) => source.code(),
+                (AnalysisCommandError::Corrupt(_), _) => INTERNAL,
+            },
             Self::Internal(_) => INTERNAL,
         }
     }
 
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<String> {
         match self {
-            Self::InvalidArgument { field, .. } => Some(field),
-            Self::Store { field, .. } => *field,
+            Self::InvalidArgument { field, .. } => Some((*field).to_owned()),
+            Self::Store { field, .. } => field.map(str::to_owned),
+            // The cube's fields are within the `query` argument.
+            Self::Cube(error) => error.field().map(|f| format!("query.{f}")),
+            Self::Analysis(AnalysisCommandError::Rejected(rejection)) => {
+                rejection.field().map(str::to_owned)
+            }
+            Self::Analysis(_) => None,
             Self::Unauthenticated
             | Self::Forbidden { .. }
             | Self::LogAccess(_)
@@ -219,6 +259,20 @@ impl ApiError {
                 None,
             ),
             Self::Internal(details) => logged(details, INTERNAL, "internal error"),
+            Self::Cube(error) => match self.kind() {
+                ErrorKind::Unavailable => logged(
+                    error,
+                    error.code(),
+                    "the warehouse is unavailable; try again later",
+                ),
+                ErrorKind::Internal => logged(error, error.code(), "internal error"),
+                _ => (error.to_string(), None),
+            },
+            Self::Analysis(error) => match self.kind() {
+                ErrorKind::Unavailable => logged(error, self.code(), unavailable),
+                ErrorKind::Internal => logged(error, "STORE_CORRUPT", "internal error"),
+                _ => (error.to_string(), None),
+            },
             Self::Store { source, .. } | Self::Command(CommandError::Store(source)) => {
                 match self.kind() {
                     ErrorKind::Unavailable => logged(source, source.code(), unavailable),
@@ -288,6 +342,12 @@ impl From<CommandError> for ApiError {
             CommandError::Corrupt(details) => Self::Internal(details),
             other => Self::Command(other),
         }
+    }
+}
+
+impl From<AnalysisCommandError> for ApiError {
+    fn from(error: AnalysisCommandError) -> Self {
+        Self::Analysis(error)
     }
 }
 

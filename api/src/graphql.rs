@@ -1,6 +1,7 @@
 //! The GraphQL API, one file per area: the event log ([`log`]), declarations
-//! ([`declarations`]: filing to clearance, history and past states), batches ([`batches`]) and
-//! reference data ([`reference`]). Decimals travel as strings ([`scalars::Decimal`]).
+//! ([`declarations`]: filing to clearance, history and past states), batches ([`batches`]),
+//! reference data ([`reference`]), the Customs Data Warehouse and its saved analyses
+//! ([`warehouse`]). Decimals travel as strings ([`scalars::Decimal`]).
 //!
 //! Errors carry `extensions.code` (see [`crate::error`]); a field that needs a principal answers
 //! `UNAUTHENTICATED` without a bearer token.
@@ -12,11 +13,14 @@
 //! field. The HTTP side (POST and JSON only, body size, batches) is in [`http`].
 
 use async_graphql::{MergedObject, Schema};
+use commands::analysis::AnalysisService;
 use commands::batch::BatchService;
 use commands::declaration::DeclarationService;
 use eventstore::EventStore;
+use projections::analyses::AnalysesQuery;
 use projections::batches::BatchesQuery;
 use projections::declarations::DeclarationsQuery;
+use projections::warehouse::Cube;
 
 use crate::auth::Role;
 use crate::config::GraphqlSettings;
@@ -33,6 +37,7 @@ pub mod projection_status;
 pub mod reference;
 pub mod scalars;
 pub mod subscriptions;
+pub mod warehouse;
 pub mod ws;
 
 pub use log::Position;
@@ -71,6 +76,7 @@ pub struct Query(
     batches::BatchQuery,
     reference::ReferenceQuery,
     projection_status::ProjectionQuery,
+    warehouse::WarehouseQuery,
 );
 
 /// Every field of the root mutation.
@@ -78,6 +84,7 @@ pub struct Query(
 pub struct Mutation(
     declarations::DeclarationMutation,
     reference::ReferenceMutation,
+    warehouse::WarehouseMutation,
 );
 
 /// The read-model queries the schema serves. A list whose query is missing answers `INTERNAL`.
@@ -86,6 +93,10 @@ pub struct Mutation(
 pub struct ReadModelQueries {
     pub declarations: Option<DeclarationsQuery>,
     pub batches: Option<BatchesQuery>,
+    /// The warehouse's cube (`cube`, analyses' results).
+    pub warehouse: Option<Cube>,
+    /// The list of saved analyses.
+    pub analyses: Option<AnalysesQuery>,
     /// The projections' progress (`projections`); the server fills it when it starts them.
     pub statuses: projection_status::ProjectionStatuses,
 }
@@ -96,6 +107,8 @@ impl ReadModelQueries {
         Self {
             declarations: Some(DeclarationsQuery::new(models.clone())),
             batches: Some(BatchesQuery::new(models.clone())),
+            warehouse: Some(Cube::new(models.clone())),
+            analyses: Some(AnalysesQuery::new(models.clone())),
             statuses: projection_status::ProjectionStatuses::default(),
         }
     }
@@ -106,6 +119,8 @@ impl From<Option<DeclarationsQuery>> for ReadModelQueries {
         Self {
             declarations,
             batches: None,
+            warehouse: None,
+            analyses: None,
             statuses: projection_status::ProjectionStatuses::default(),
         }
     }
@@ -130,6 +145,7 @@ pub fn schema(
         Mutation::default(),
         subscriptions::Subscription,
     )
+    .data(AnalysisService::new(store.clone()))
     .data(store)
     .data(declarations)
     .data(batches)
@@ -139,6 +155,12 @@ pub fn schema(
         builder = builder.data(read_model);
     }
     if let Some(read_model) = read_models.batches {
+        builder = builder.data(read_model);
+    }
+    if let Some(cube) = read_models.warehouse {
+        builder = builder.data(cube);
+    }
+    if let Some(read_model) = read_models.analyses {
         builder = builder.data(read_model);
     }
     let builder = builder

@@ -44,6 +44,8 @@ pub enum LogAccessError {
          with --grant"
     )]
     NothingGranted,
+    #[error("the {0} role reads the warehouse's aggregates, not the event log")]
+    NotForRole(Role),
 }
 
 impl LogAccessError {
@@ -51,7 +53,7 @@ impl LogAccessError {
     pub fn category(&self) -> Option<&str> {
         match self {
             Self::CategoryNotReadable { category } => Some(category),
-            Self::NothingGranted => None,
+            Self::NothingGranted | Self::NotForRole(_) => None,
         }
     }
 }
@@ -76,6 +78,8 @@ pub fn scope(principal: &Principal, requested: Vec<String>) -> Result<Scope, Log
         }
         Role::Integrator => principal.grants().iter().map(|c| c.as_str()).collect(),
         Role::Declarant => commands::owner::OWNED_CATEGORIES.to_vec(),
+        // Analysts read the warehouse's aggregates, never the events behind them.
+        Role::Analyst => return Err(LogAccessError::NotForRole(Role::Analyst)),
     };
     if readable.is_empty() {
         return Err(LogAccessError::NothingGranted);
@@ -110,7 +114,7 @@ pub fn check_stream(principal: &Principal, stream: &StreamId) -> Result<(), LogA
             .grants()
             .iter()
             .any(|c| c.as_str() == stream.category()),
-        Role::Declarant => false,
+        Role::Declarant | Role::Analyst => false,
     };
     if granted {
         Ok(())

@@ -37,6 +37,8 @@ pub enum Role {
     Auditor,
     Admin,
     Integrator,
+    /// Reads the warehouse's aggregates only: never a declaration, a batch or the log.
+    Analyst,
 }
 
 /// The authenticated caller of a command.

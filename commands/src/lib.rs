@@ -5,6 +5,7 @@
 //! write read models, and they hand the domain everything it needs (time, ids, reference data)
 //! so the domain stays pure.
 
+pub mod analysis;
 pub mod batch;
 pub mod declaration;
 pub mod owner;

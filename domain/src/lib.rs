@@ -16,10 +16,12 @@
 //! | [`reference`](mod@reference) | tariff lines, exchange rates, unit list and their events; the [`reference::ReferenceSnapshot`] in force |
 //! | [`duty`] | customs value, duty and VAT assessment; [`duty::AssessmentPolicy`] (Korean truncation or half-up) |
 //! | [`risk`] | versioned risk rule sets, lanes, seeded random inspection |
+//! | [`analysis`] | saved analyses of the warehouse: a named cube query, its owner, its events |
 //! | [`batch`] | batch transmissions: their events, item results and status |
 //! | [`declaration`] | the Declaration aggregate: raw filing, validation, commands, events, state, `decide`/`evolve` |
 //! | [`event`] | [`DomainEvent`]: stable type strings, schema versions, payloads, decoding |
 
+pub mod analysis;
 pub mod batch;
 pub mod codes;
 pub mod declaration;

@@ -15,7 +15,9 @@
 //! | [`declarations`] | the `declarations` read model: [`DeclarationsProjection`] and its queries |
 //! | [`batches`] | the `batches` read model: [`BatchesProjection`] and its list |
 //! | [`warehouse`] | the Customs Data Warehouse: [`WarehouseProjection`] and OLAP [`warehouse::Cube`] queries |
+//! | [`analyses`] | the saved analyses of the warehouse: [`AnalysesProjection`] and their list |
 
+pub mod analyses;
 pub mod batches;
 pub mod declarations;
 pub mod generations;
@@ -25,6 +27,7 @@ mod runner;
 mod stored;
 pub mod warehouse;
 
+pub use analyses::AnalysesProjection;
 pub use batches::BatchesProjection;
 pub use declarations::DeclarationsProjection;
 pub use generations::{Generation, GenerationState, RequestError, Tables, request_rebuild};

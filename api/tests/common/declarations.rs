@@ -176,3 +176,43 @@ impl TestApp {
         (app, runner)
     }
 }
+
+impl TestApp {
+    /// An app on `db` with the sample reference data (Vietnam → yellow), serving every read
+    /// model; the runners of the `warehouse` and `analyses` projections come with it (prepared:
+    /// call `catch_up` to bring them up to date).
+    pub async fn with_warehouse_on(db: &aduana_tests::TestDb) -> (Self, Vec<projections::Runner>) {
+        let store = db.open().await;
+        let mut events = reference::sample_events().unwrap();
+        events.push(vietnam_to_yellow());
+        reference::import(&store, events, "admin/test")
+            .await
+            .unwrap();
+        let models = projections::ReadModels::open(&db.url).await.unwrap();
+        let view = reference::ReferenceView::load(&store).await.unwrap();
+        let service = commands::declaration::DeclarationService::new(store.clone(), view);
+        let state = api::AppState::with_service(
+            store.clone(),
+            super::keys(),
+            Default::default(),
+            service,
+            api::graphql::ReadModelQueries::new(&models),
+        );
+        let mut runners = Vec::new();
+        for projection in [
+            std::sync::Arc::new(projections::WarehouseProjection)
+                as std::sync::Arc<dyn projections::Projection>,
+            std::sync::Arc::new(projections::AnalysesProjection),
+        ] {
+            let runner = projections::Runner::new(store.clone(), models.clone(), projection);
+            runner.prepare().await.unwrap();
+            runners.push(runner);
+        }
+        let app = Self {
+            store,
+            state,
+            _dir: tempfile::tempdir().unwrap(),
+        };
+        (app, runners)
+    }
+}

@@ -850,7 +850,7 @@ pub fn may_read(caller: &Caller, batch: &Batch) -> bool {
             caller.organisation.is_some() && batch.organisation == caller.organisation
         }
         Role::Officer | Role::Auditor | Role::Admin => true,
-        Role::Integrator => false,
+        Role::Integrator | Role::Analyst => false,
     }
 }
 

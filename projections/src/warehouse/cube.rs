@@ -255,6 +255,12 @@ fn yes() -> bool {
 }
 
 impl CubeQuery {
+    /// Checks the query as [`Cube::run`] would, without reading anything: the same refusal,
+    /// code and field. Saved analyses are checked so before they are saved.
+    pub fn validate(&self) -> Result<(), CubeError> {
+        self.plan().map(|_| ())
+    }
+
     pub fn new(measures: Vec<Measure>) -> Self {
         Self {
             measures,
