@@ -1,6 +1,6 @@
-//! The customs data warehouse in pictures, for officers, auditors and admins: imports by month,
-//! the top countries of origin and HS chapters, and the lane mix, each an SVG chart drawn on the
-//! server with a table of the same figures and a CSV download.
+//! The customs data warehouse in pictures, for analysts, officers, auditors and admins: imports
+//! by month, the top countries of origin and HS chapters, and the lane mix, each an SVG chart
+//! drawn on the server with a table of the same figures and a CSV download.
 //!
 //! The figures come from the API's `cube` query, run as the signed-in principal like every
 //! portal page, so the page shows what the API lets that role see. A period (`from`/`to`
@@ -29,6 +29,7 @@ use super::page::{self, Page, Problem};
 use super::session::SignedIn;
 use super::texts::Texts;
 use crate::auth::Role;
+use crate::graphql::warehouse::WAREHOUSE_READERS;
 use crate::server::AppState;
 
 /// Index of the customs value among the measures asked for.
@@ -40,9 +41,10 @@ const MEASURES: [&str; 2] = ["CUSTOMS_VALUE", "ITEMS"];
 const TOP: u32 = 10;
 const LANES: [&str; 3] = ["green", "yellow", "red"];
 
-/// Whether `role` may see the warehouse: the roles the API's `cube` query answers.
+/// Whether `role` may see the warehouse: the roles the API's `cube` query answers (one list,
+/// so the link, the page and the API never disagree).
 pub fn may_view_warehouse(role: Role) -> bool {
-    matches!(role, Role::Officer | Role::Auditor | Role::Admin)
+    WAREHOUSE_READERS.contains(&role)
 }
 
 /// The fields of a `CubeResult` the page reads (see [`data`]).
