@@ -99,12 +99,15 @@ pub fn columns(f: &Frame<'_>, bars: &[Bar]) -> Markup {
     const BOTTOM: f64 = 36.0;
     /// Room one label takes along the axis (`2024-03` at the chart's font size).
     const LABEL_ROOM: f64 = 56.0;
+    const MAX_BAR: f64 = 48.0;
     let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let scale = Scale::for_values(bars.iter().map(|b| b.value), TICKS);
     let y = |v: Decimal| TOP + plot_h * (1.0 - scale.fraction(v));
     let zero = y(Decimal::ZERO);
     let count = bars.len().max(1) as f64;
     let slot = plot_w / count;
+    // A few bars stay bars, not blocks.
+    let bar_w = (slot * 0.7).min(MAX_BAR);
     let every = ((LABEL_ROOM / slot).ceil() as usize).max(1);
     let drawing = html! {
         g.grid {
@@ -124,8 +127,8 @@ pub fn columns(f: &Frame<'_>, bars: &[Bar]) -> Markup {
             @for (i, bar) in bars.iter().enumerate() {
                 @let top = y(bar.value).min(zero);
                 rect.bar.others[bar.others] data-value=(bar.value)
-                    x=(px(LEFT + slot * (i as f64 + 0.15))) y=(px(top))
-                    width=(px(slot * 0.7)) height=(px((y(bar.value) - zero).abs())) {
+                    x=(px(LEFT + slot * (i as f64 + 0.5) - bar_w / 2.0)) y=(px(top))
+                    width=(px(bar_w)) height=(px((y(bar.value) - zero).abs())) {
                     title { (bar.name) ": " (compact(bar.value)) }
                 }
             }
@@ -306,6 +309,14 @@ mod tests {
         assert_eq!(heights, vec![67.0, 268.0, 134.0]);
         let tops: Vec<f64> = rects(&svg, "bar").iter().map(|r| attr(r, "y")).collect();
         assert_eq!(tops[1], 16.0, "the largest bar reaches the top of the plot");
+        // Three slots of 644 / 3 units: bars at most 48 wide, centred in their slots.
+        let xs: Vec<f64> = rects(&svg, "bar").iter().map(|r| attr(r, "x")).collect();
+        let widths: Vec<f64> = rects(&svg, "bar")
+            .iter()
+            .map(|r| attr(r, "width"))
+            .collect();
+        assert_eq!(widths, vec![48.0; 3]);
+        assert_eq!(xs, vec![147.3, 362.0, 576.7]);
         assert!(svg.contains("data-value=\"1000\""));
         assert!(svg.contains("role=\"img\""));
         assert!(svg.contains("<title id=\"c-title\">Customs value</title>"));
