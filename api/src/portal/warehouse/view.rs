@@ -56,7 +56,8 @@ fn form(t: &Texts, entered: &Entered, problems: &[Problem]) -> Markup {
                     p.field-error id={ (id) "-error" } { (error) }
                 }
                 input #(id) type="month" name=(name) value=(value) placeholder="YYYY-MM"
-                    pattern="[0-9]{4}-[0-9]{2}" aria-describedby="w-period-hint"
+                    pattern="[0-9]{4}-[0-9]{2}"
+                    aria-describedby={ "w-period-hint" @if error.is_some() { " " (id) "-error" } }
                     aria-invalid=[error.map(|_| "true")];
             }
         }
@@ -414,6 +415,7 @@ mod tests {
         assert!(html.contains("id=\"w-from-error\""));
         assert!(html.contains("value=\"&lt;b&gt;\""));
         assert!(html.contains("aria-invalid=\"true\""));
+        assert!(html.contains("aria-describedby=\"w-period-hint w-from-error\""));
         assert!(!html.contains("<svg"), "no charts for a refused period");
     }
 }
