@@ -46,6 +46,7 @@ mod lists;
 mod page;
 pub mod session;
 pub mod texts;
+mod warehouse;
 
 pub use batches::defuse;
 pub use session::{COOKIE_NAME, Timeouts};
@@ -225,6 +226,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(batches::rejected_csv),
         )
         .route("/portal/reference/tariff", get(lists::tariff))
+        .route("/portal/warehouse", get(warehouse::page))
+        .route("/portal/warehouse/{file}", get(warehouse::csv))
         .route("/portal/{*rest}", get(not_found).post(not_found))
         .layer(middleware::from_fn(same_origin_only))
         .layer(sessions);

@@ -334,3 +334,32 @@ test("the sign-in page explains an expired or refused token", async () => {
   assert.match(await page.locator(".error-summary").innerText(), /not valid or has expired/);
   await context.close();
 });
+
+test("an officer reads the warehouse as four charts drawn within the page's policy", async () => {
+  const { context, page } = await signIn(tokens.officer);
+  const refused = [];
+  page.on("console", (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) refused.push(message.text());
+  });
+  await page.getByRole("link", { name: "Warehouse" }).click();
+  await page.waitForURL(/\/portal\/warehouse$/);
+  // The warehouse projection follows the store beside the server: wait for the cleared imports.
+  for (let i = 0; i < 50 && (await page.locator("svg.chart").count()) === 0; i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  for (const name of ["Customs value of imports by month", "Top 10 countries of origin", "Top 10 HS chapters", "Lane mix"]) {
+    await page.getByRole("img", { name }).waitFor();
+  }
+  // Drawn at a readable size and coloured by the stylesheet (SVG's default fill is black).
+  const box = await page.locator("#chart-months").boundingBox();
+  assert.ok(box.width > 300 && box.height > 100, JSON.stringify(box));
+  const fill = await page.locator("#chart-origins rect.bar").first().evaluate((el) => getComputedStyle(el).fill);
+  assert.notEqual(fill, "rgb(0, 0, 0)");
+  // The figures under a chart open as a table.
+  await page.locator("details.figures summary").first().click();
+  assert.ok(await page.locator("details.figures table").first().isVisible());
+  await shot(page, "08-warehouse");
+  assert.deepEqual(refused, []);
+  await context.close();
+});

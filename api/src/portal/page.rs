@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::gql::GqlError;
 use super::session::{CSRF_FIELD, SignedIn};
 use super::texts::{EN, Texts};
+use super::warehouse::may_view_warehouse;
 use crate::graphql::graphiql;
 
 /// The texts of the portal's language.
@@ -79,6 +80,9 @@ impl<'a> Page<'a> {
                                         li { a href="/portal/declarations/new" { (t.nav_new_declaration) } }
                                     }
                                     li { a href="/portal/batches" { (t.nav_batches) } }
+                                    @if may_view_warehouse(user.principal.role()) {
+                                        li { a href="/portal/warehouse" { (t.nav_warehouse) } }
+                                    }
                                 }
                             }
                             div.user {

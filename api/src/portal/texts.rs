@@ -14,6 +14,7 @@ pub struct Texts {
     pub nav_declarations: &'static str,
     pub nav_new_declaration: &'static str,
     pub nav_batches: &'static str,
+    pub nav_warehouse: &'static str,
     pub signed_in_as: &'static str,
     pub sign_out: &'static str,
 
@@ -159,6 +160,38 @@ pub struct Texts {
     pub batch_failed: &'static str,
     pub choose_file: &'static str,
 
+    // The warehouse's charts. `{from}`, `{to}`, `{total}`, `{top}`, `{top_value}` and
+    // `{shares}` are replaced by the figures.
+    pub warehouse_title: &'static str,
+    pub warehouse_intro: &'static str,
+    pub period_legend: &'static str,
+    pub month_from: &'static str,
+    pub month_to: &'static str,
+    pub month_hint: &'static str,
+    pub show_period: &'static str,
+    pub period_shown: &'static str,
+    pub warehouse_empty: &'static str,
+    pub period_empty: &'static str,
+    pub no_data: &'static str,
+    pub not_a_month: &'static str,
+    pub period_reversed: &'static str,
+    pub period_too_long: &'static str,
+    pub chart_months: &'static str,
+    pub chart_months_desc: &'static str,
+    pub chart_origins: &'static str,
+    pub chart_origins_desc: &'static str,
+    pub chart_chapters: &'static str,
+    pub chart_chapters_desc: &'static str,
+    pub chart_lanes: &'static str,
+    pub chart_lanes_desc: &'static str,
+    pub the_figures: &'static str,
+    pub download_csv: &'static str,
+    pub month: &'static str,
+    pub hs_chapter: &'static str,
+    pub chapter: &'static str,
+    pub share: &'static str,
+    pub others: &'static str,
+
     /// Transport mode codes (WCO) → words.
     pub transport_modes: &'static [(&'static str, &'static str)],
     /// Status codes → words.
@@ -205,6 +238,7 @@ pub static EN: Texts = Texts {
     nav_declarations: "Declarations",
     nav_new_declaration: "File a declaration",
     nav_batches: "Batches",
+    nav_warehouse: "Warehouse",
     signed_in_as: "Signed in as",
     sign_out: "Sign out",
 
@@ -351,6 +385,46 @@ pub static EN: Texts = Texts {
     more_results: "More results",
     batch_failed: "The batch was not completed",
     choose_file: "Choose a file to send.",
+
+    warehouse_title: "Imports in the data warehouse",
+    warehouse_intro: "Imports cleared by customs, as the warehouse holds them now (corrections \
+        after an audit included): customs value in the national currency by the month of \
+        filing, where the goods come from, what they are, and how they were routed.",
+    period_legend: "Period",
+    month_from: "From month",
+    month_to: "To month",
+    month_hint: "YYYY-MM, e.g. 2024-03. Left empty: the last two years with data.",
+    show_period: "Show",
+    period_shown: "From {from} to {to}.",
+    warehouse_empty: "No accepted declarations yet: the charts appear once customs has \
+        cleared the first import.",
+    period_empty: "No imports were cleared in this period.",
+    no_data: "No data",
+    not_a_month: "Enter a month as YYYY-MM, for example 2024-03.",
+    period_reversed: "The first month is after the last one.",
+    period_too_long: "Choose at most 120 months.",
+    chart_months: "Customs value of imports by month",
+    chart_months_desc: "Vertical bars: the customs value of the imports cleared in each \
+        month from {from} to {to}, {total} in all; the highest month is {top} with \
+        {top_value}.",
+    chart_origins: "Top 10 countries of origin",
+    chart_origins_desc: "Horizontal bars: customs value by country of origin from {from} \
+        to {to}, the ten largest and all others together; the largest is {top} with \
+        {top_value}.",
+    chart_chapters: "Top 10 HS chapters",
+    chart_chapters_desc: "Horizontal bars: customs value by chapter of the Harmonized System \
+        from {from} to {to}, the ten largest and all others together; the largest is {top} \
+        with {top_value}.",
+    chart_lanes: "Lane mix",
+    chart_lanes_desc: "One bar split by lane: the share of the items imported from {from} to \
+        {to} that went through each lane: {shares}.",
+    the_figures: "The figures",
+    download_csv: "Download (CSV)",
+    month: "Month",
+    hs_chapter: "HS chapter",
+    chapter: "Chapter",
+    share: "Share",
+    others: "Others",
 
     transport_modes: &[
         ("1", "Sea"),
