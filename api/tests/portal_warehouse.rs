@@ -333,3 +333,27 @@ async fn a_declarant_has_no_link_and_no_page() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn an_analysts_portal_is_the_warehouse() {
+    let (app, runner, _models) = app_with_warehouse().await;
+    app.file_ok(
+        &declarant_token("alice", "ACME"),
+        filing("ACME", "D-1", "US"),
+    )
+    .await;
+    runner.catch_up().await.unwrap();
+    let analyst = Browser::signed_in(&app, &token_for(Role::Analyst)).await;
+    for home in ["/portal/", "/portal/declarations"] {
+        let answer = analyst.get(home).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{home}");
+        assert_eq!(answer.headers[header::LOCATION], "/portal/warehouse");
+    }
+    let page = text(&analyst.get("/portal/warehouse").await);
+    assert!(page.contains("data-value"), "{page}");
+    assert!(!page.contains("href=\"/portal/declarations\""), "{page}");
+    assert!(!page.contains("href=\"/portal/batches\""), "{page}");
+    // What it may not read stays refused, whatever the page.
+    let batches = analyst.get("/portal/batches").await;
+    assert_ne!(batches.status, StatusCode::OK);
+}

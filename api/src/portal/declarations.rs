@@ -97,12 +97,16 @@ const LIST: &str = "query List($filter: DeclarationFilterInput, $first: Int!, $a
     edges { node { id lrn declarant filingDate status lane itemCount customsValue duty vat } } \
     pageInfo { hasNextPage endCursor } } }";
 
-/// `GET /portal/declarations` (and `/portal/`).
+/// `GET /portal/declarations` (and `/portal/`). An analyst reads no declaration: its home is
+/// the warehouse.
 pub async fn list(
     State(state): State<AppState>,
     user: SignedIn,
     Query(query): Query<ListQuery>,
 ) -> Response {
+    if !user.reads_declarations() {
+        return Redirect::to("/portal/warehouse").into_response();
+    }
     let t = page::texts();
     let pick = |value: &str, allowed: &[&str]| allowed.contains(&value).then(|| value.to_owned());
     let date = |value: &str| value.parse::<NaiveDate>().ok();

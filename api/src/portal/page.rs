@@ -75,11 +75,15 @@ impl<'a> Page<'a> {
                         @if let Some(user) = self.user {
                             nav aria-label="Main" {
                                 ul {
-                                    li { a href="/portal/declarations" { (t.nav_declarations) } }
+                                    @if user.reads_declarations() {
+                                        li { a href="/portal/declarations" { (t.nav_declarations) } }
+                                    }
                                     @if user.is_declarant() {
                                         li { a href="/portal/declarations/new" { (t.nav_new_declaration) } }
                                     }
-                                    li { a href="/portal/batches" { (t.nav_batches) } }
+                                    @if user.reads_declarations() {
+                                        li { a href="/portal/batches" { (t.nav_batches) } }
+                                    }
                                     @if may_view_warehouse(user.principal.role()) {
                                         li { a href="/portal/warehouse" { (t.nav_warehouse) } }
                                     }

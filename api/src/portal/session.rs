@@ -92,6 +92,12 @@ impl SignedIn {
     pub fn is_declarant(&self) -> bool {
         self.principal.role() == Role::Declarant
     }
+
+    /// Whether the user works with declarations and batches: everyone but analysts, who read
+    /// the warehouse only.
+    pub fn reads_declarations(&self) -> bool {
+        self.principal.role() != Role::Analyst
+    }
 }
 
 impl FromRequestParts<AppState> for SignedIn {
