@@ -22,8 +22,8 @@ use sqlx::AnyConnection;
 
 use super::fact::Fact;
 use super::level::Level;
+use super::sql::Marks;
 use crate::generations::Tables;
-use crate::stored::placeholders;
 
 pub(crate) const ROLLUP: &str = "warehouse_rollup";
 
@@ -119,7 +119,7 @@ impl Deltas {
             let sql = format!(
                 "INSERT INTO {table} ({COLUMNS}) VALUES {} \
                  ON CONFLICT (month, hs_heading) DO UPDATE SET {}",
-                placeholders(chunk.len(), ARITY),
+                Marks::of(tx).values(chunk.len(), ARITY),
                 updates.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
