@@ -3,9 +3,9 @@
 //!
 //! 1. **Queries.** The serving generation of the warehouse is filled with N synthetic facts
 //!    (default 1,000,000), written straight into the fact table by the projection's own insert
-//!    code: deciding and projecting the ~1.3 million declarations behind a million items would
-//!    take longer than everything else together, and the queries do not care where a row came
-//!    from. Then the cube queries run through [`Cube`], each timed over several runs.
+//!    code: deciding, appending and projecting the ~340,000 declarations (1.3 million events)
+//!    behind a million items would take longer than everything else together, and the queries
+//!    do not care where a row came from. Then the cube queries run through [`Cube`], each timed over several runs.
 //! 2. **Catch-up.** Demo declarations are decided by the real domain (filed, assessed, the
 //!    green ones accepted) and appended to the event store; the warehouse is rebuilt from
 //!    position 0 (which replaces the synthetic generation) and the events it read per second
@@ -15,7 +15,7 @@
 //! filing dates over the three years 2024–2026, weekends thinner; tariff lines from
 //! `reference/tariff.csv` (97 chapters, 1,230 headings), chapters skewed as an importing
 //! economy's are (85 and 84 about a tenth of the items each); 249 countries of origin and
-//! tens of thousands of traders Zipf-distributed; 40 offices, 400 declarants; lanes 85 % green,
+//! 20,000 traders Zipf-distributed; 40 offices, 400 declarants; lanes 85 % green,
 //! 10 % yellow, 5 % red; 1.5 % of declarations corrected after clearance (a second revision).
 
 mod synthetic;
