@@ -5,7 +5,8 @@
 //!    (default 1,000,000), written straight into the fact table by the projection's own insert
 //!    code: deciding, appending and projecting the ~340,000 declarations (1.3 million events)
 //!    behind a million items would take longer than everything else together, and the queries
-//!    do not care where a row came from. Then the cube queries run through [`Cube`], each timed over several runs.
+//!    do not care where a row came from. Then the cube queries run through [`Cube`], each
+//!    timed over several runs.
 //! 2. **Catch-up.** Demo declarations are decided by the real domain (filed, assessed, the
 //!    green ones accepted) and appended to the event store; the warehouse is rebuilt from
 //!    position 0 (which replaces the synthetic generation) and the events it read per second
