@@ -310,6 +310,10 @@ pub enum BenchCommand {
     /// with an admin's token (it reads every category and files for any declarant): delivery
     /// lag per event and subscriber, exactly-once check, server RSS.
     Subscribers(crate::bench_subscribers::SubscribersArgs),
+    /// The Customs Data Warehouse: fills it with synthetic facts and times cube queries, then
+    /// appends demo declarations and times the projection's rebuild. Run it on a fresh bench
+    /// database: the rebuild replaces the warehouse read model.
+    Warehouse(crate::bench_warehouse::WarehouseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -755,6 +759,7 @@ async fn run_bench(command: BenchCommand) -> anyhow::Result<()> {
             json(&report)?
         }
         BenchCommand::Subscribers(args) => json(&crate::bench_subscribers::run(&args).await?)?,
+        BenchCommand::Warehouse(args) => json(&crate::bench_warehouse::run(&args).await?)?,
     };
     print(&line)
 }

@@ -12,6 +12,7 @@ pub mod batches;
 pub mod bench;
 pub mod bench_batch;
 pub mod bench_subscribers;
+pub mod bench_warehouse;
 pub mod cli;
 pub mod config;
 pub mod demo;

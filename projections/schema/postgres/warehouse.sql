@@ -50,6 +50,28 @@ CREATE INDEX warehouse_facts_by_heading{g} ON warehouse_facts{g} (hs_chapter, hs
 -- Queries as of a past instant skip what was not yet true.
 CREATE INDEX warehouse_facts_by_valid_from{g} ON warehouse_facts{g} (valid_from);
 
+-- The current facts (valid_to NULL) summed by month and HS heading, kept by the projection
+-- with the facts: what roll-ups and drill-downs over dates and the tariff read instead of the
+-- facts (projections/src/warehouse/rollup.rs).
+CREATE TABLE warehouse_rollup{g} (
+    month          bigint  NOT NULL,          -- yyyymm
+    hs_heading     text    COLLATE "C" NOT NULL,          -- '8471'
+    quarter        bigint  NOT NULL,
+    year           bigint  NOT NULL,
+    hs_section     bigint  NOT NULL,
+    hs_chapter     text    COLLATE "C" NOT NULL,
+    customs_value  bigint  NOT NULL,
+    duty           bigint  NOT NULL,
+    vat            bigint  NOT NULL,
+    additional_tax bigint  NOT NULL,
+    drawback       bigint  NOT NULL,
+    invoice_value  bigint  NOT NULL,
+    net_mass       bigint  NOT NULL,
+    quantity       bigint  NOT NULL,
+    items          bigint  NOT NULL,          -- how many facts
+    PRIMARY KEY (month, hs_heading)
+);
+
 -- Declarations filed but not yet accepted, refused or withdrawn: what acceptance needs.
 CREATE TABLE warehouse_pending{g} (
     declaration_id text COLLATE "C" PRIMARY KEY,

@@ -20,6 +20,7 @@ use sqlx::{AnyPool, Row};
 use super::FACTS;
 use super::fact::{MASS_SCALE, MONEY_SCALE, micros, unscaled};
 use super::level::{Key, Level};
+use super::rollup::{self, ROLLUP};
 use crate::read_models::ReadModels;
 
 /// The most groups a query may produce at its finest grain; past it the query is refused with
@@ -614,8 +615,20 @@ impl Plan {
         self.rows.iter().chain(&self.columns).copied()
     }
 
-    /// The grouping statement and its parameters.
+    /// Whether the roll-up table answers this query: every level it shows or filters is one
+    /// the table holds, and it asks about now (the table sums only the current facts).
+    fn reads_rollup(&self) -> bool {
+        self.as_of.is_none()
+            && self
+                .levels()
+                .chain(self.conditions.iter().map(|c| c.level))
+                .all(rollup::covers)
+    }
+
+    /// The grouping statement and its parameters: over the roll-up table when it can answer,
+    /// else over the facts.
     fn sql(&self) -> (String, Vec<Bind>) {
+        let rolled_up = self.reads_rollup();
         let mut binds = Vec::new();
         let param = |binds: &mut Vec<Bind>, bind: Bind| {
             binds.push(bind);
@@ -623,6 +636,7 @@ impl Plan {
         };
         let mut conditions = Vec::new();
         match self.as_of {
+            None if rolled_up => {}
             None => conditions.push("valid_to IS NULL".to_owned()),
             Some(at) => {
                 let p1 = param(&mut binds, Bind::Int(micros(at)));
@@ -658,12 +672,18 @@ impl Plan {
                 .iter()
                 .map(|&b| format!("CAST(SUM({}) AS TEXT)", BASES[b])),
         );
-        select.push("COUNT(*)".to_owned());
-        let mut sql = format!(
-            "SELECT {} FROM {FACTS} WHERE {}",
-            select.join(", "),
-            conditions.join(" AND ")
-        );
+        let table = if rolled_up {
+            // Without rows the sum is NULL; PostgreSQL's sum of bigints is a numeric.
+            select.push("CAST(COALESCE(SUM(items), 0) AS BIGINT)".to_owned());
+            ROLLUP
+        } else {
+            select.push("COUNT(*)".to_owned());
+            FACTS
+        };
+        let mut sql = format!("SELECT {} FROM {table}", select.join(", "));
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        }
         if !columns.is_empty() {
             sql.push_str(&format!(
                 " GROUP BY {} LIMIT {}",
@@ -970,4 +990,70 @@ fn header(path: &Path, levels: &[Level]) -> Header {
         })
         .collect();
     Header { kind, members }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn table_read(query: CubeQuery) -> &'static str {
+        let (sql, _) = query.plan().unwrap().sql();
+        if sql.contains(" FROM warehouse_rollup") {
+            "rollup"
+        } else {
+            assert!(sql.contains(" FROM warehouse_facts WHERE valid_"), "{sql}");
+            "facts"
+        }
+    }
+
+    #[test]
+    fn dates_from_month_up_by_tariff_from_heading_up_read_the_rollup() {
+        let query = |rows: Vec<Level>, columns: Vec<Level>| CubeQuery {
+            rows,
+            columns,
+            ..CubeQuery::new(vec![Measure::CustomsValue, Measure::Items])
+        };
+        use Level::*;
+        assert_eq!(table_read(query(vec![Month], vec![HsChapter])), "rollup");
+        assert_eq!(
+            table_read(query(vec![Year, Quarter], vec![HsSection])),
+            "rollup"
+        );
+        assert_eq!(table_read(query(vec![], vec![])), "rollup");
+        let drill = CubeQuery {
+            drill: Some(Drill {
+                level: HsChapter,
+                member: "84".to_owned(),
+            }),
+            ..query(vec![HsChapter], vec![Month])
+        };
+        assert_eq!(table_read(drill.clone()), "rollup");
+        // Finer levels, other dimensions, filters on them, and the past read the facts.
+        assert_eq!(table_read(query(vec![Week], vec![HsChapter])), "facts");
+        assert_eq!(table_read(query(vec![Month], vec![HsSubheading])), "facts");
+        assert_eq!(table_read(query(vec![Month], vec![Origin])), "facts");
+        let heading_drill = CubeQuery {
+            drill: Some(Drill {
+                level: HsHeading,
+                member: "8471".to_owned(),
+            }),
+            ..query(vec![HsHeading], vec![Month])
+        };
+        assert_eq!(table_read(heading_drill), "facts");
+        let filtered = CubeQuery {
+            filters: vec![MemberFilter {
+                level: Some(Lane),
+                members: vec!["red".to_owned()],
+                ..MemberFilter::default()
+            }],
+            ..query(vec![Month], vec![])
+        };
+        assert_eq!(table_read(filtered), "facts");
+        let past = CubeQuery {
+            as_of: DateTime::from_timestamp(1_700_000_000, 0),
+            ..drill
+        };
+        assert_eq!(table_read(past), "facts");
+    }
 }

@@ -360,7 +360,7 @@ pub(crate) fn day_key(d: NaiveDate) -> i64 {
 }
 
 /// The date levels of a day as stored: (day, ISO week, month, quarter, year).
-pub(crate) fn date_keys(d: NaiveDate) -> [i64; 5] {
+pub fn date_keys(d: NaiveDate) -> [i64; 5] {
     let week = d.iso_week();
     let year = i64::from(d.year());
     [

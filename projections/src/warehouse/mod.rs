@@ -2,7 +2,8 @@
 //! accepted declaration, with its dimensions (filing date, tariff line, origin, dispatch,
 //! trader, declarant, office, transport mode, lane, regime, preference, audit outcome) and
 //! measures (customs value, duty, VAT, additional tax, drawback, invoice value, net mass,
-//! quantity), queried OLAP-style through [`cube`]. See docs/warehouse.md.
+//! quantity), queried OLAP-style through [`cube`]. See docs/warehouse.md. The current facts are
+//! also summed by month and HS heading (rollup.rs): what most roll-ups and drill-downs read.
 //!
 //! Fed by [`WarehouseProjection`] from the declaration streams. A batch is folded set-based
 //! like the declarations projection: the staged declarations and current facts it touches are
@@ -12,6 +13,7 @@
 pub mod cube;
 mod fact;
 mod level;
+mod rollup;
 mod sql;
 
 pub use cube::{
@@ -19,7 +21,7 @@ pub use cube::{
     Member, MemberFilter, Order, Top,
 };
 pub use fact::{Fact, MASS_SCALE, MONEY_SCALE, micros, scaled, unscaled};
-pub use level::{AuditOutcomeCode, Dimension, Key, Level, MemberError};
+pub use level::{AuditOutcomeCode, Dimension, Key, Level, MemberError, date_keys};
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,14 +34,15 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::generations::Tables;
-use crate::read_models::Backend;
+use crate::read_models::{Backend, ReadModels};
 use crate::runner::{Projection, ProjectionError};
 use crate::stored::stream_uuid;
 use fact::Pending;
+use rollup::{Deltas, ROLLUP};
 
 /// The stream category this projection reads.
 const CATEGORY: &str = "declaration";
-/// Its tables (and the views queries read).
+/// Its tables (and the views queries read); the roll-up's is in [`rollup`].
 const FACTS: &str = "warehouse_facts";
 const PENDING: &str = "warehouse_pending";
 
@@ -65,8 +68,9 @@ impl Projection for WarehouseProjection {
         "warehouse"
     }
 
+    /// 2: the roll-up table (`warehouse_rollup`), filled by a rebuild.
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn filter(&self) -> Filter {
@@ -77,7 +81,7 @@ impl Projection for WarehouseProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &[FACTS, PENDING]
+        &[FACTS, ROLLUP, PENDING]
     }
 
     fn schema(&self, backend: Backend) -> &'static str {
@@ -95,6 +99,24 @@ impl Projection for WarehouseProjection {
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         apply(tx, tables, events).boxed()
     }
+}
+
+/// Writes `facts` into the fact table of `tables`, and the current ones into its roll-up, in one
+/// transaction, as the projection writes those of accepted declarations. For tools that load
+/// synthetic facts without events (`aduana bench warehouse`): a million-fact warehouse is set up
+/// in about half a minute this way, rather than by deciding and projecting 1.3 million events.
+pub async fn load_facts(
+    models: &ReadModels,
+    tables: &Tables,
+    facts: &[Fact],
+) -> Result<(), ProjectionError> {
+    let mut tx = models.begin_write().await?;
+    sql::insert_facts(&mut tx, tables, facts).await?;
+    let mut deltas = Deltas::default();
+    deltas.add_current(facts);
+    deltas.write(&mut tx, tables).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Where a declaration's current facts are, as a batch folds it.
@@ -117,8 +139,10 @@ struct Folded {
     pending_stored: bool,
     pending_changed: bool,
     current: Current,
-    /// The stored current revision closed by this batch: (revision, valid_to).
+    /// The stored current revision closed by this batch: (revision, valid_to), and its facts
+    /// (taken out of the roll-up).
     closed: Option<(u32, i64)>,
+    retired: Vec<Fact>,
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(events = events.len()))]
@@ -212,6 +236,12 @@ async fn apply(
         }
     }
     sql::insert_facts(tx, tables, &new_facts).await?;
+    let mut deltas = Deltas::default();
+    deltas.add_current(&new_facts);
+    for fact in folded.values().flat_map(|d| &d.retired) {
+        deltas.add(fact, -1);
+    }
+    deltas.write(tx, tables).await?;
     Ok(())
 }
 
@@ -278,6 +308,7 @@ fn fold(
                     if let Some(first) = facts.first() {
                         declaration.closed = Some((first.revision, at));
                     }
+                    declaration.retired = facts.clone();
                     next
                 }
                 Current::New(range) => {
