@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::row::{DeclarationRow, ItemRow};
 use super::{DECLARATIONS, ITEMS};
 use crate::generations::Tables;
+use crate::stored::{Marks, parse_name, to_i64};
 pub(crate) use crate::stored::{format_time, parse_time};
-use crate::stored::{parameters, parse_name, placeholders, to_i64};
 
 /// The columns of `declarations`, in the order [`decode_row`] reads and [`upsert`] binds.
 pub(crate) const COLUMNS: &str = "id, declarant, lrn, declaration_type, importer, exporter, \
@@ -170,7 +170,7 @@ pub(crate) async fn load_many(
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE id IN ({})",
             tables.name(DECLARATIONS),
-            parameters(chunk.len())
+            Marks::of(tx).list(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -187,7 +187,7 @@ pub(crate) async fn load_many(
             "SELECT declaration_id, line, hs_code, origin, customs_value, duty, vat FROM {} \
              WHERE declaration_id IN ({}) ORDER BY declaration_id, line",
             tables.name(ITEMS),
-            parameters(chunk.len())
+            Marks::of(tx).list(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -216,7 +216,7 @@ pub(crate) async fn upsert_many(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = UPSERT
             .replace("{table}", &table)
-            .replace("{values}", &placeholders(chunk.len(), 27));
+            .replace("{values}", &Marks::of(tx).values(chunk.len(), 27));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
             query = query
@@ -265,7 +265,7 @@ pub(crate) async fn replace_items(
     for chunk in stale.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "DELETE FROM {table} WHERE declaration_id IN ({})",
-            parameters(chunk.len())
+            Marks::of(tx).list(chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {
@@ -282,7 +282,7 @@ pub(crate) async fn replace_items(
         let sql = format!(
             "INSERT INTO {table} (declaration_id, line, hs_code, origin, customs_value, duty, \
              vat) VALUES {}",
-            placeholders(chunk.len(), 7)
+            Marks::of(tx).values(chunk.len(), 7)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, item) in chunk {

@@ -1,5 +1,5 @@
-//! Reading and writing the warehouse tables: portable SQL with `$n` parameters, every value
-//! bound as text or a 64-bit integer, many rows per statement.
+//! Reading and writing the warehouse tables: portable SQL with parameters named per backend
+//! ([`Marks`]), every value bound as text or a 64-bit integer, many rows per statement.
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::fact::{Fact, Pending};
 use super::{FACTS, PENDING};
 use crate::generations::Tables;
-use crate::stored::{parameters, placeholders};
+pub(crate) use crate::stored::Marks;
 
 /// The columns of `warehouse_facts` as [`insert_facts`] binds them and [`decode_fact`] reads.
 pub(crate) const FACT_COLUMNS: &str = "declaration_id, line, revision, valid_from, valid_to, \
@@ -23,42 +23,6 @@ const FACT_ARITY: usize = 34;
 const ROWS_PER_INSERT: usize = 400;
 /// Keys per `IN (...)` list.
 const KEYS_PER_SELECT: usize = 500;
-
-/// How a statement names its parameters: `$1, $2, ...` on PostgreSQL, anonymous `?` on
-/// SQLite. SQLite looks each numbered name up in a list as it parses a statement, and again as
-/// sqlx binds it, so a statement of n numbered parameters costs n²: a 400-row insert of facts
-/// (13,600 parameters) took 0.4 s, against 1.3 ms with `?` (docs/benchmarks.md). Anonymous
-/// parameters bind in order, which is how every statement here uses them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Marks {
-    numbered: bool,
-}
-
-impl Marks {
-    pub(crate) fn of(conn: &AnyConnection) -> Self {
-        Self {
-            numbered: conn.backend_name() != "SQLite",
-        }
-    }
-
-    /// `rows` groups of `columns` parameters: `($1, $2), ($3, $4)` or `(?, ?), (?, ?)`.
-    pub(crate) fn values(self, rows: usize, columns: usize) -> String {
-        if self.numbered {
-            return placeholders(rows, columns);
-        }
-        let row = format!("({})", vec!["?"; columns].join(", "));
-        vec![row; rows].join(", ")
-    }
-
-    /// `n` parameters: `$1, $2, $3` or `?, ?, ?`.
-    pub(crate) fn list(self, n: usize) -> String {
-        if self.numbered {
-            parameters(n)
-        } else {
-            vec!["?"; n].join(", ")
-        }
-    }
-}
 
 /// The staged state of those of `ids` that have one.
 pub(crate) async fn load_pending(
