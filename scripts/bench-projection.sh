@@ -12,8 +12,8 @@ ADMIN=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}
 BACKENDS=${BACKENDS:-sqlite postgres}
 N=${1:-20000}
 PG="${ADMIN%/*}/aduana_bench_projection"
-BIN=target/release/aduana
-cargo build --release -q -p api
+BIN=${BIN:-target/release/aduana}
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p api
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$BIN" demo generate --declarations "$N" --items 3 --seed 1 > "$work/batch.ndjson"
