@@ -64,11 +64,7 @@ impl TestApp {
     }
 
     async fn publish_reference_data(&self) {
-        let mut events = reference::sample_events().unwrap();
-        events.push(vietnam_to_yellow());
-        reference::import(&self.store, events, "admin/test")
-            .await
-            .unwrap();
+        import_reference_data(&self.store).await;
         self.state.reference().refresh(&self.store).await.unwrap();
     }
 
@@ -142,16 +138,10 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let args = api::StoreArgs::in_dir(dir.path());
         let store = args.open().await.unwrap();
-        let mut events = reference::sample_events().unwrap();
-        events.push(vietnam_to_yellow());
-        reference::import(&store, events, "admin/test")
-            .await
-            .unwrap();
+        let service = service_with_reference_data(&store).await;
         let models = projections::ReadModels::open(args.database_url().expose())
             .await
             .unwrap();
-        let view = reference::ReferenceView::load(&store).await.unwrap();
-        let service = commands::declaration::DeclarationService::new(store.clone(), view);
         let state = api::AppState::with_service(
             store.clone(),
             super::keys(),
@@ -183,14 +173,8 @@ impl TestApp {
     /// call `catch_up` to bring them up to date).
     pub async fn with_warehouse_on(db: &aduana_tests::TestDb) -> (Self, Vec<projections::Runner>) {
         let store = db.open().await;
-        let mut events = reference::sample_events().unwrap();
-        events.push(vietnam_to_yellow());
-        reference::import(&store, events, "admin/test")
-            .await
-            .unwrap();
+        let service = service_with_reference_data(&store).await;
         let models = projections::ReadModels::open(&db.url).await.unwrap();
-        let view = reference::ReferenceView::load(&store).await.unwrap();
-        let service = commands::declaration::DeclarationService::new(store.clone(), view);
         let state = api::AppState::with_service(
             store.clone(),
             super::keys(),
@@ -215,4 +199,22 @@ impl TestApp {
         };
         (app, runners)
     }
+}
+
+/// Imports the sample reference data and the Vietnam → yellow risk rules into `store`.
+async fn import_reference_data(store: &eventstore::EventStore) {
+    let mut events = reference::sample_events().unwrap();
+    events.push(vietnam_to_yellow());
+    reference::import(store, events, "admin/test")
+        .await
+        .unwrap();
+}
+
+/// A declaration service deciding with the reference data imported into `store`.
+async fn service_with_reference_data(
+    store: &eventstore::EventStore,
+) -> commands::declaration::DeclarationService {
+    import_reference_data(store).await;
+    let view = reference::ReferenceView::load(store).await.unwrap();
+    commands::declaration::DeclarationService::new(store.clone(), view)
 }
