@@ -50,12 +50,14 @@ CREATE INDEX warehouse_facts_by_heading{g} ON warehouse_facts{g} (hs_chapter, hs
 -- Queries as of a past instant skip what was not yet true.
 CREATE INDEX warehouse_facts_by_valid_from{g} ON warehouse_facts{g} (valid_from);
 
--- The current facts (valid_to NULL) summed by month and HS heading, kept by the projection
--- with the facts: what roll-ups and drill-downs over dates and the tariff read instead of the
--- facts (projections/src/warehouse/rollup.rs).
+-- The current facts (valid_to NULL) summed by month, HS heading, regime and lane, kept by the
+-- projection with the facts: what roll-ups and drill-downs over dates, the tariff, the regime
+-- and the lane read instead of the facts (projections/src/warehouse/rollup.rs).
 CREATE TABLE warehouse_rollup{g} (
     month          bigint  NOT NULL,          -- yyyymm
     hs_heading     text    COLLATE "C" NOT NULL,          -- '8471'
+    regime         text    COLLATE "C" NOT NULL,          -- 'import' | 'export'
+    lane           text    COLLATE "C" NOT NULL,          -- 'green' | 'yellow' | 'red'
     quarter        bigint  NOT NULL,
     year           bigint  NOT NULL,
     hs_section     bigint  NOT NULL,
@@ -69,7 +71,7 @@ CREATE TABLE warehouse_rollup{g} (
     net_mass       bigint  NOT NULL,
     quantity       bigint  NOT NULL,
     items          bigint  NOT NULL,          -- how many facts
-    PRIMARY KEY (month, hs_heading)
+    PRIMARY KEY (month, hs_heading, regime, lane)
 );
 
 -- Declarations filed but not yet accepted, refused or withdrawn: what acceptance needs.

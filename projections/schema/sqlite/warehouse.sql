@@ -49,12 +49,14 @@ CREATE INDEX warehouse_facts_by_heading{g} ON warehouse_facts{g} (hs_chapter, hs
 -- Queries as of a past instant skip what was not yet true.
 CREATE INDEX warehouse_facts_by_valid_from{g} ON warehouse_facts{g} (valid_from);
 
--- The current facts (valid_to NULL) summed by month and HS heading, kept by the projection
--- with the facts: what roll-ups and drill-downs over dates and the tariff read instead of the
--- facts (projections/src/warehouse/rollup.rs).
+-- The current facts (valid_to NULL) summed by month, HS heading, regime and lane, kept by the
+-- projection with the facts: what roll-ups and drill-downs over dates, the tariff, the regime
+-- and the lane read instead of the facts (projections/src/warehouse/rollup.rs).
 CREATE TABLE warehouse_rollup{g} (
     month          INTEGER NOT NULL,          -- yyyymm
     hs_heading     TEXT    NOT NULL,          -- '8471'
+    regime         TEXT    NOT NULL,          -- 'import' | 'export'
+    lane           TEXT    NOT NULL,          -- 'green' | 'yellow' | 'red'
     quarter        INTEGER NOT NULL,
     year           INTEGER NOT NULL,
     hs_section     INTEGER NOT NULL,
@@ -68,7 +70,7 @@ CREATE TABLE warehouse_rollup{g} (
     net_mass       INTEGER NOT NULL,
     quantity       INTEGER NOT NULL,
     items          INTEGER NOT NULL,          -- how many facts
-    PRIMARY KEY (month, hs_heading)
+    PRIMARY KEY (month, hs_heading, regime, lane)
 ) WITHOUT ROWID;
 
 -- Declarations filed but not yet accepted, refused or withdrawn: what acceptance needs.

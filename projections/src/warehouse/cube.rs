@@ -1008,7 +1008,7 @@ mod tests {
     }
 
     #[test]
-    fn dates_from_month_up_by_tariff_from_heading_up_read_the_rollup() {
+    fn dates_from_month_up_tariff_from_heading_up_regime_and_lane_read_the_rollup() {
         let query = |rows: Vec<Level>, columns: Vec<Level>| CubeQuery {
             rows,
             columns,
@@ -1041,13 +1041,22 @@ mod tests {
             ..query(vec![HsHeading], vec![Month])
         };
         assert_eq!(table_read(heading_drill), "facts");
-        let filtered = CubeQuery {
+        let imports_by_lane = CubeQuery {
             filters: vec![MemberFilter {
-                level: Some(Lane),
-                members: vec!["red".to_owned()],
+                level: Some(Regime),
+                members: vec!["import".to_owned()],
                 ..MemberFilter::default()
             }],
-            ..query(vec![Month], vec![])
+            ..query(vec![Lane], vec![Month])
+        };
+        assert_eq!(table_read(imports_by_lane.clone()), "rollup");
+        let filtered = CubeQuery {
+            filters: vec![MemberFilter {
+                level: Some(Origin),
+                members: vec!["CN".to_owned()],
+                ..MemberFilter::default()
+            }],
+            ..imports_by_lane
         };
         assert_eq!(table_read(filtered), "facts");
         let past = CubeQuery {

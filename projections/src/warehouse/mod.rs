@@ -3,7 +3,8 @@
 //! trader, declarant, office, transport mode, lane, regime, preference, audit outcome) and
 //! measures (customs value, duty, VAT, additional tax, drawback, invoice value, net mass,
 //! quantity), queried OLAP-style through [`cube`]. See docs/warehouse.md. The current facts are
-//! also summed by month and HS heading (rollup.rs): what most roll-ups and drill-downs read.
+//! also summed by month, HS heading, regime and lane (rollup.rs): what most roll-ups and
+//! drill-downs read.
 //!
 //! Fed by [`WarehouseProjection`] from the declaration streams. A batch is folded set-based
 //! like the declarations projection: the staged declarations and current facts it touches are
@@ -68,9 +69,10 @@ impl Projection for WarehouseProjection {
         "warehouse"
     }
 
-    /// 2: the roll-up table (`warehouse_rollup`), filled by a rebuild.
+    /// 2: the roll-up table (`warehouse_rollup`), filled by a rebuild; 3: regime and lane in
+    /// its key.
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn filter(&self) -> Filter {

@@ -1,14 +1,15 @@
-//! The roll-up table `warehouse_rollup`: the current facts summed by month and HS heading,
-//! written by the projection in the same transaction as the facts it sums.
+//! The roll-up table `warehouse_rollup`: the current facts summed by month, HS heading, regime
+//! and lane, written by the projection in the same transaction as the facts it sums.
 //!
 //! Why: a cube query groups at its finest grain with one `GROUP BY` over the facts, and on a
 //! row store that costs a pass over every current fact, about 1 s of CPU per million facts on
 //! SQLite (it sorts to group) and 0.3–0.6 s on PostgreSQL (docs/benchmarks.md). The usual
 //! questions (months, quarters and years by HS section, chapter or heading, and drill-downs
-//! along those hierarchies) need only these two dimensions, and the table holds at most one
-//! row per month and heading (some 1,200 headings: 15,000 rows a year), so they read
-//! thousands of rows instead of millions. Queries with any other level or filter, or as of a
-//! past instant, read the facts ([`covers`]).
+//! along those hierarchies, imports or exports, the lane mix) need only these four dimensions,
+//! and the table holds at most one row per month, heading, regime and lane (some 1,200
+//! headings: tens of thousands of rows a year, in practice fewer: most headings are imported
+//! on the green lane), so they read thousands of rows instead of millions. Queries with any
+//! other level or filter, or as of a past instant, read the facts ([`covers`]).
 //!
 //! A fact is added when it becomes current (acceptance, the next revision of a correction) and
 //! subtracted when a correction closes it; a fact opened and closed within one batch never
@@ -29,7 +30,7 @@ pub(crate) const ROLLUP: &str = "warehouse_rollup";
 
 /// The columns of `warehouse_rollup` as [`Deltas::write`] binds them: the key, the coarser
 /// levels it determines, the eight stored measures and the count of facts.
-const COLUMNS: &str = "month, hs_heading, quarter, year, hs_section, hs_chapter, \
+const COLUMNS: &str = "month, hs_heading, regime, lane, quarter, year, hs_section, hs_chapter, \
     customs_value, duty, vat, additional_tax, drawback, invoice_value, net_mass, quantity, items";
 const SUMMED: [&str; 9] = [
     "customs_value",
@@ -42,17 +43,17 @@ const SUMMED: [&str; 9] = [
     "quantity",
     "items",
 ];
-const ARITY: usize = 15;
-/// Rows per upsert: 15 parameters each.
+const ARITY: usize = 17;
+/// Rows per upsert: 17 parameters each.
 const ROWS_PER_UPSERT: usize = 400;
 
-/// Whether the roll-up table holds `level`: the date levels from month up and the tariff
-/// levels from heading up.
+/// Whether the roll-up table holds `level`: the date levels from month up, the tariff levels
+/// from heading up, the regime and the lane.
 pub(crate) fn covers(level: Level) -> bool {
     use Level::*;
     matches!(
         level,
-        Month | Quarter | Year | HsSection | HsChapter | HsHeading
+        Month | Quarter | Year | HsSection | HsChapter | HsHeading | Regime | Lane
     )
 }
 
@@ -65,14 +66,19 @@ struct Delta {
     sums: [i128; 9],
 }
 
-/// What a batch adds to (and takes from) the roll-up, by (month, heading).
+/// What a batch adds to (and takes from) the roll-up, by (month, heading, regime, lane).
 #[derive(Default)]
-pub(crate) struct Deltas(BTreeMap<(i64, String), Delta>);
+pub(crate) struct Deltas(BTreeMap<(i64, String, String, String), Delta>);
 
 impl Deltas {
     /// Adds `fact` to its row (`sign` 1) or takes it away (`sign` -1).
     pub(crate) fn add(&mut self, fact: &Fact, sign: i128) {
-        let key = (fact.dates[2], fact.hs_heading().to_owned());
+        let key = (
+            fact.dates[2],
+            fact.hs_heading().to_owned(),
+            fact.regime.clone(),
+            fact.lane.clone(),
+        );
         let delta = self.0.entry(key).or_insert_with(|| Delta {
             quarter: fact.dates[3],
             year: fact.dates[4],
@@ -118,15 +124,17 @@ impl Deltas {
         for chunk in rows.chunks(ROWS_PER_UPSERT) {
             let sql = format!(
                 "INSERT INTO {table} ({COLUMNS}) VALUES {} \
-                 ON CONFLICT (month, hs_heading) DO UPDATE SET {}",
+                 ON CONFLICT (month, hs_heading, regime, lane) DO UPDATE SET {}",
                 Marks::of(tx).values(chunk.len(), ARITY),
                 updates.join(", ")
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for ((month, heading), delta) in chunk {
+            for ((month, heading, regime, lane), delta) in chunk {
                 query = query
                     .bind(*month)
                     .bind(heading.clone())
+                    .bind(regime.clone())
+                    .bind(lane.clone())
                     .bind(delta.quarter)
                     .bind(delta.year)
                     .bind(delta.section)
